@@ -1,0 +1,472 @@
+//! The `tether` command line: a headless front end on the same core as the desktop app.
+//! `main.rs` only parses arguments and calls [`run`].
+//!
+//! Exit codes: 0 done; 1 runtime failure; 2 bad input (URL, topic, profile file, flags);
+//! 3 a publish was not delivered in time (it stays queued in the outbox when there is one);
+//! 4 the broker refused the credentials; 5 no OS keychain is available.
+
+mod args;
+mod output;
+
+pub use args::{Cli, Cmd, CredsCmd, PolicyArgs, ProfileCmd, PubArgs, Target, WatchArgs};
+
+use crate::config::{LinkConfig, Subscription};
+use crate::credentials::{account, CredentialError, CredentialSource, Credentials, KeychainSource, OsKeychain, SecretStore, StaticSource};
+use crate::handle::{Link, LinkHandle, StartError};
+use crate::profiles::{validate_name, Paths, Profile, ProfileError, ProfileStore};
+use crate::state::LinkState;
+use crate::triggers::spawn_os_triggers;
+use secrecy::SecretString;
+use std::io::{BufRead, IsTerminal};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// An error the CLI reports, with its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Runtime(String),
+    #[error("{0}")]
+    NotDelivered(String),
+    #[error("{0}")]
+    AuthRefused(String),
+    #[error("{0}")]
+    NoKeychain(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Runtime(_) => 1,
+            CliError::Usage(_) => 2,
+            CliError::NotDelivered(_) => 3,
+            CliError::AuthRefused(_) => 4,
+            CliError::NoKeychain(_) => 5,
+        }
+    }
+}
+
+impl From<ProfileError> for CliError {
+    fn from(e: ProfileError) -> Self {
+        match e {
+            ProfileError::Io { .. } | ProfileError::NoHome(_) => CliError::Runtime(e.to_string()),
+            _ => CliError::Usage(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::ConfigError> for CliError {
+    fn from(e: crate::ConfigError) -> Self {
+        CliError::Usage(e.to_string())
+    }
+}
+
+impl From<StartError> for CliError {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::Config(c) => c.into(),
+            StartError::Outbox(o) => CliError::Runtime(o.to_string()),
+        }
+    }
+}
+
+fn keychain_error(e: CredentialError) -> CliError {
+    match e {
+        CredentialError::NoKeychain(_) => CliError::NoKeychain(format!(
+            "{e}. On Linux, run a Secret Service (e.g. gnome-keyring) in your session; for this run only, give the password with --password-stdin"
+        )),
+        other => CliError::Runtime(other.to_string()),
+    }
+}
+
+/// Run one command; the caller exits with the error's code.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let paths = Paths::from_env()?;
+    match cli.command {
+        Cmd::Watch(a) => watch(a, &paths).await,
+        Cmd::Pub(a) => publish(a, &paths).await,
+        Cmd::Profile(c) => profile(c, &paths).await,
+        Cmd::Creds(c) => creds(c, &paths).await,
+        Cmd::Diag { profile } => diag(&profile, &paths),
+    }
+}
+
+/// The link configuration and credentials for a URL or a profile, with the flags on top.
+async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkConfig, Arc<dyn CredentialSource>), CliError> {
+    let password = if t.password_stdin { Some(read_secret_line()?) } else { None };
+    let (mut cfg, username, keychain_profile) = match (&t.profile, url) {
+        (Some(_), Some(_)) => return Err(CliError::Usage("give a broker URL or --profile, not both".into())),
+        (None, None) => {
+            return Err(CliError::Usage(
+                "give a broker URL (e.g. mqtt://127.0.0.1:1883) or --profile NAME".into(),
+            ))
+        }
+        (Some(name), None) => {
+            let store = ProfileStore::new(paths.profiles_file());
+            let p = store.get(name)?;
+            let cfg = p.link_config(name, paths)?;
+            let user = t.username.clone().or(p.username.clone());
+            (cfg, user, Some(name.clone()))
+        }
+        (None, Some(url)) => {
+            let mut cfg = LinkConfig::new("url", url)?;
+            if let Some(id) = &t.client_id {
+                // A stable client id makes the outbox worth keeping across runs.
+                cfg.outbox_path = Some(paths.outbox(&format!("url-{id}")));
+            }
+            let user = t.username.clone().or(cfg.broker.username.clone());
+            (cfg, user, None)
+        }
+    };
+    if let Some(id) = &t.client_id {
+        cfg.client_id = id.clone();
+    }
+    if t.clean_session {
+        cfg.clean_session = true;
+    }
+    if let Some(k) = t.keepalive {
+        cfg.keepalive = Duration::from_secs_f64(k.max(0.0));
+    }
+    if let Some(k) = t.connect_timeout {
+        cfg.connect_timeout = Duration::from_secs_f64(k.max(0.0));
+    }
+    if t.ca_file.is_some() {
+        cfg.tls.ca_file = t.ca_file.clone();
+    }
+    if t.client_cert.is_some() {
+        cfg.tls.client_cert = t.client_cert.clone();
+        cfg.tls.client_key = t.client_key.clone();
+    }
+    t.policy.apply(&mut cfg)?;
+    let creds: Arc<dyn CredentialSource> = match (password, keychain_profile, &username) {
+        (Some(p), _, _) => Arc::new(StaticSource(Credentials {
+            username,
+            password: Some(p),
+        })),
+        (None, Some(profile), Some(_)) => {
+            let probe = tokio::task::spawn_blocking(OsKeychain::probe)
+                .await
+                .map_err(|e| CliError::Runtime(e.to_string()))?;
+            match probe {
+                Ok(()) => Arc::new(KeychainSource {
+                    store: Arc::new(OsKeychain),
+                    profile,
+                    username,
+                }),
+                Err(e) => {
+                    eprintln!("tether: warning: {e}; connecting without a password (give one for this run with --password-stdin)");
+                    Arc::new(StaticSource(Credentials { username, password: None }))
+                }
+            }
+        }
+        (None, _, _) => Arc::new(StaticSource(Credentials { username, password: None })),
+    };
+    Ok((cfg, creds))
+}
+
+fn read_secret_line() -> Result<SecretString, CliError> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::Runtime(format!("reading the password from stdin: {e}")))?;
+    let secret = line.trim_end_matches(['\r', '\n']).to_string();
+    if secret.is_empty() {
+        return Err(CliError::Usage("an empty password was read from stdin".into()));
+    }
+    Ok(SecretString::from(secret))
+}
+
+async fn watch(a: WatchArgs, paths: &Paths) -> Result<(), CliError> {
+    let (mut cfg, creds) = resolve(a.url.as_deref(), &a.target, paths).await?;
+    for topic in &a.subs {
+        crate::config::validate_filter(topic).map_err(CliError::Usage)?;
+        cfg.subscriptions.retain(|s| &s.topic != topic);
+        cfg.subscriptions.push(Subscription {
+            topic: topic.clone(),
+            qos: a.qos,
+            stale_after: None,
+        });
+    }
+    let (h, mut rx) = Link::start_subscribed(cfg, creds)?;
+    spawn_os_triggers(vec![h.clone()], h.cancellation());
+    let diag_path = a.target.profile.as_ref().map(|p| paths.diagnostics(p));
+    let mut out = output::Printer::new(a.json);
+    let mut diag_tick = tokio::time::interval(Duration::from_secs(2));
+    let mut stop = Box::pin(shutdown_signal());
+    let mut verdict = Ok(());
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            ev = rx.recv() => match ev {
+                Ok(ev) => {
+                    out.event(&ev);
+                    if rx.is_empty() {
+                        out.flush();
+                    }
+                    if let Some(e) = exit_verdict(&h, &a.target) {
+                        verdict = Err(e);
+                        break;
+                    }
+                }
+                Err(RecvError::Lagged(n)) => eprintln!("tether: output too slow: skipped {n} events"),
+                Err(RecvError::Closed) => break,
+            },
+            _ = diag_tick.tick(), if diag_path.is_some() => write_diag(&h, diag_path.as_deref()).await,
+        }
+    }
+    out.flush();
+    write_diag(&h, diag_path.as_deref()).await;
+    h.stop().await;
+    while let Ok(ev) = rx.try_recv() {
+        out.event(&ev);
+    }
+    out.flush();
+    verdict
+}
+
+/// Credentials refused or an unusable configuration end the CLI: there is nobody to fix them.
+fn exit_verdict(h: &LinkHandle, t: &Target) -> Option<CliError> {
+    match h.state() {
+        LinkState::AuthRejected { reason } => Some(CliError::AuthRefused(match &t.profile {
+            Some(p) => format!("{reason}; store the right password with `tether creds set {p}`"),
+            None => format!("{reason}; check --username and --password-stdin"),
+        })),
+        LinkState::GaveUp { reason } if reason.contains("invalid configuration") => Some(CliError::Usage(reason)),
+        _ => None,
+    }
+}
+
+async fn write_diag(h: &LinkHandle, path: Option<&std::path::Path>) {
+    let Some(path) = path else { return };
+    let Some(d) = h.diagnostics().await else { return };
+    let Ok(json) = serde_json::to_string_pretty(&d) else { return };
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let tmp = path.with_extension("json.tmp");
+    if std::fs::write(&tmp, json).is_ok() {
+        let _ = std::fs::rename(&tmp, path);
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn publish(a: PubArgs, paths: &Paths) -> Result<(), CliError> {
+    let (url, topic, payload) = match (a.target.profile.is_some(), a.args.as_slice()) {
+        (true, [t, p]) => (None, t.clone(), p.clone()),
+        (false, [u, t, p]) => (Some(u.clone()), t.clone(), p.clone()),
+        (true, _) => return Err(CliError::Usage("with --profile, give TOPIC PAYLOAD".into())),
+        (false, _) => return Err(CliError::Usage("give URL TOPIC PAYLOAD (or --profile NAME TOPIC PAYLOAD)".into())),
+    };
+    crate::config::validate_topic(&topic).map_err(CliError::Usage)?;
+    let (cfg, creds) = resolve(url.as_deref(), &a.target, paths).await?;
+    let persisted = cfg.outbox_path.is_some();
+    let profile = cfg.profile_id.clone();
+    let h = Link::start(cfg, creds)?;
+    let result = async {
+        h.publish(&topic, payload.into_bytes(), a.qos, a.retain).await.map_err(|e| CliError::Usage(e.to_string()))?;
+        let mut len = h.outbox_len();
+        let mut state = h.watch_state();
+        let deadline = tokio::time::sleep(Duration::from_secs_f64(a.timeout.max(0.0)));
+        tokio::pin!(deadline);
+        loop {
+            if *len.borrow_and_update() == 0 {
+                return Ok(());
+            }
+            if let Some(e) = exit_verdict(&h, &a.target) {
+                return Err(e);
+            }
+            tokio::select! {
+                _ = len.changed() => {}
+                _ = state.changed() => {}
+                _ = &mut deadline => {
+                    let n = *len.borrow();
+                    return Err(CliError::NotDelivered(if persisted {
+                        format!("not delivered within {}s: {n} message(s) stay queued in the outbox of {profile:?} and go out, in order, on its next `tether watch` or `tether pub`", a.timeout)
+                    } else {
+                        format!("not delivered within {}s, and without --profile or --client-id there is no outbox to keep it: the message was not sent", a.timeout)
+                    }));
+                }
+            }
+        }
+    }
+    .await;
+    h.stop().await;
+    result
+}
+
+async fn profile(c: ProfileCmd, paths: &Paths) -> Result<(), CliError> {
+    let store = ProfileStore::new(paths.profiles_file());
+    match c {
+        ProfileCmd::Add {
+            name,
+            url,
+            username,
+            subs,
+            qos,
+            client_id,
+            clean_session,
+            keepalive,
+            ca_file,
+            policy,
+        } => {
+            validate_name(&name)?;
+            let mut p = Profile::mqtt(&url)?;
+            if username.is_some() {
+                p.username = username;
+            }
+            if let Some(id) = client_id {
+                p.client_id = id;
+            }
+            p.clean_session = clean_session;
+            if let Some(k) = keepalive {
+                p.keepalive = Duration::from_secs_f64(k.max(0.0));
+            }
+            p.tls.ca_file = ca_file;
+            for topic in subs {
+                p.subscriptions.push(Subscription {
+                    topic,
+                    qos,
+                    stale_after: None,
+                });
+            }
+            policy.apply_to(&mut p.reconnect, &mut p.recovery, &mut p.outbox)?;
+            p.link_config(&name, paths)?;
+            let client_id = p.client_id.clone();
+            store.update(|f| {
+                if f.profiles.contains_key(&name) {
+                    return Err(ProfileError::Exists(name.clone()));
+                }
+                f.profiles.insert(name.clone(), p);
+                Ok(())
+            })?;
+            println!("added profile {name} (client id {client_id}) to {}", store.path().display());
+            Ok(())
+        }
+        ProfileCmd::List => {
+            let f = store.load()?;
+            if f.profiles.is_empty() {
+                println!(
+                    "no profiles in {} (add one with `tether profile add NAME URL`)",
+                    store.path().display()
+                );
+            }
+            for (name, p) in f.profiles {
+                let user = p.username.map(|u| format!(" user {u}")).unwrap_or_default();
+                println!(
+                    "{name}\t{}\t{}{user}",
+                    p.url.unwrap_or_else(|| format!("({:?})", p.kind)),
+                    p.client_id
+                );
+            }
+            Ok(())
+        }
+        ProfileCmd::Show { name } => {
+            let p = store.get(&name)?;
+            let text = toml::to_string_pretty(&p).map_err(|e| CliError::Runtime(e.to_string()))?;
+            println!("# profile {name} in {}\n{text}", store.path().display());
+            let acct = account(&name, "password");
+            let stored = tokio::task::spawn_blocking(move || OsKeychain.get(&acct).map(|s| s.is_some()))
+                .await
+                .map_err(|e| CliError::Runtime(e.to_string()))?;
+            match stored {
+                Ok(true) => println!("# password: stored in the OS keychain"),
+                Ok(false) => println!("# password: none stored"),
+                Err(e) => println!("# password: unknown ({e})"),
+            }
+            Ok(())
+        }
+        ProfileCmd::Remove { name } => {
+            store.update(|f| {
+                f.profiles
+                    .remove(&name)
+                    .map(|_| ())
+                    .ok_or_else(|| ProfileError::NotFound(name.clone()))
+            })?;
+            let acct = account(&name, "password");
+            let _ = tokio::task::spawn_blocking(move || OsKeychain.delete(&acct)).await;
+            println!("removed profile {name}");
+            Ok(())
+        }
+    }
+}
+
+async fn creds(c: CredsCmd, paths: &Paths) -> Result<(), CliError> {
+    let store = ProfileStore::new(paths.profiles_file());
+    match c {
+        CredsCmd::Set { profile } => {
+            store.get(&profile)?;
+            let secret = if std::io::stdin().is_terminal() {
+                let p = rpassword::prompt_password(format!("Password for profile {profile}: "))
+                    .map_err(|e| CliError::Runtime(format!("reading the password: {e}")))?;
+                if p.is_empty() {
+                    return Err(CliError::Usage("an empty password was given".into()));
+                }
+                SecretString::from(p)
+            } else {
+                read_secret_line()?
+            };
+            let acct = account(&profile, "password");
+            tokio::task::spawn_blocking(move || OsKeychain.set(&acct, &secret))
+                .await
+                .map_err(|e| CliError::Runtime(e.to_string()))?
+                .map_err(keychain_error)?;
+            println!("stored the password of {profile} in the OS keychain (service Tether)");
+            Ok(())
+        }
+        CredsCmd::Delete { profile } => {
+            let acct = account(&profile, "password");
+            let deleted = tokio::task::spawn_blocking(move || OsKeychain.delete(&acct))
+                .await
+                .map_err(|e| CliError::Runtime(e.to_string()))?
+                .map_err(keychain_error)?;
+            println!(
+                "{}",
+                if deleted {
+                    format!("deleted the password of {profile}")
+                } else {
+                    format!("no password was stored for {profile}")
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+fn diag(profile: &str, paths: &Paths) -> Result<(), CliError> {
+    let path = paths.diagnostics(profile);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CliError::Runtime(format!(
+            "no diagnostics for {profile}: they are written while `tether watch --profile {profile}` runs"
+        ))),
+        Err(e) => Err(CliError::Runtime(format!("{}: {e}", path.display()))),
+    }
+}

@@ -1,0 +1,213 @@
+//! Errors per layer. The supervisor's whole job depends on telling fatal errors from retryable
+//! ones, so every link error answers [`LinkError::is_retryable`].
+
+use std::time::Duration;
+
+/// Why a connection attempt failed or an established link dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    /// CONNACK 4 or 5: the broker refused the username/password or the client is not authorised.
+    #[error("the broker refused the credentials: {0}")]
+    AuthRefused(String),
+    /// Something in the configuration cannot work however often we retry (bad client id,
+    /// protocol refused, a certificate that does not validate).
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// Connection refused, reset, unreachable host, DNS failure.
+    #[error("network: {0}")]
+    Network(String),
+    /// The connect (TCP, TLS or CONNACK) did not finish in time.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// CONNACK 3: the broker is up but not serving.
+    #[error("broker unavailable: {0}")]
+    BrokerUnavailable(String),
+    /// Our own keepalive watchdog: a PINGREQ went unanswered.
+    #[error("no answer from the broker for {}s after a ping (dead link)", .0.as_secs_f64())]
+    DeadLink(Duration),
+    /// Stale-data watchdog: a watched subscription was silent too long on a "connected" link.
+    #[error("no message on {topic} for {}s (stale link)", .silent_for.as_secs())]
+    Stale { topic: String, silent_for: Duration },
+    /// The broker or the peer closed the connection.
+    #[error("connection closed by the broker")]
+    Closed,
+    /// A malformed or unexpected packet from the broker.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// The credential source could not produce credentials (keychain locked, token refresh failed).
+    #[error("credentials unavailable: {0}")]
+    Credentials(String),
+}
+
+impl LinkError {
+    /// Whether a blind retry can help. Bad credentials and bad configuration are not retried
+    /// blindly: the supervisor refreshes once where it can, else waits for the user.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, LinkError::AuthRefused(_) | LinkError::InvalidConfig(_))
+    }
+
+    /// A short, stable name for diagnostics ("drops by cause").
+    pub fn cause(&self) -> &'static str {
+        match self {
+            LinkError::AuthRefused(_) => "auth_refused",
+            LinkError::InvalidConfig(_) => "invalid_config",
+            LinkError::Network(_) => "network",
+            LinkError::Timeout(_) => "timeout",
+            LinkError::BrokerUnavailable(_) => "broker_unavailable",
+            LinkError::DeadLink(_) => "dead_link",
+            LinkError::Stale { .. } => "stale",
+            LinkError::Closed => "closed",
+            LinkError::Protocol(_) => "protocol",
+            LinkError::Credentials(_) => "credentials",
+        }
+    }
+}
+
+/// A configuration that cannot be used, with the field it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ConfigError {
+    /// Which setting is wrong (e.g. `url`, `subscriptions[2].topic`), so a UI can show it there.
+    pub field: String,
+    /// What is wrong and, where it helps, what would be right.
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a publish was refused. A refused publish always says why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    #[error("invalid topic {0:?}: a topic name must be non-empty UTF-8 without '+' or '#'")]
+    InvalidTopic(String),
+    #[error("invalid QoS {0}: use 0, 1 or 2")]
+    InvalidQos(u8),
+    #[error("payload of {size} bytes is over the maximum packet size of {max} bytes")]
+    TooLarge { size: usize, max: usize },
+    #[error("the outbox is full ({0} messages) and the overflow policy refuses new ones")]
+    OutboxFull(usize),
+    #[error("the outbox could not store the message: {0}")]
+    Storage(String),
+    #[error("the link is stopped")]
+    Stopped,
+}
+
+/// Why a subscribe or unsubscribe request was refused before reaching the broker.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubscribeError {
+    #[error("invalid topic filter {0:?}: '#' must be last and alone in its level, '+' alone in its level")]
+    InvalidFilter(String),
+    #[error("invalid QoS {0}: use 0, 1 or 2")]
+    InvalidQos(u8),
+    #[error("the link is stopped")]
+    Stopped,
+}
+
+/// Classify rumqttc's single error enum into ours.
+pub(crate) fn classify(err: &rumqttc::ConnectionError) -> LinkError {
+    use rumqttc::{ConnectReturnCode as Code, ConnectionError as E};
+    match err {
+        E::ConnectionRefused(code) => match code {
+            Code::BadUserNamePassword => LinkError::AuthRefused("bad user name or password (CONNACK 4)".into()),
+            Code::NotAuthorized => LinkError::AuthRefused("not authorised (CONNACK 5)".into()),
+            Code::ServiceUnavailable => LinkError::BrokerUnavailable("server unavailable (CONNACK 3)".into()),
+            Code::BadClientId => LinkError::InvalidConfig("client identifier rejected (CONNACK 2)".into()),
+            Code::RefusedProtocolVersion => {
+                LinkError::InvalidConfig("protocol version refused (CONNACK 1): the broker needs another MQTT version".into())
+            }
+            Code::Success => LinkError::Protocol("refused with code 0".into()),
+        },
+        E::NetworkTimeout => LinkError::Timeout("connecting to the broker".into()),
+        E::FlushTimeout => LinkError::Timeout("writing to the broker".into()),
+        E::Io(e) => classify_io(e),
+        E::MqttState(rumqttc::StateError::Io(e)) => classify_io(e),
+        E::MqttState(rumqttc::StateError::ConnectionAborted) => LinkError::Closed,
+        E::MqttState(rumqttc::StateError::AwaitPingResp) => LinkError::DeadLink(Duration::ZERO),
+        E::MqttState(e) => LinkError::Protocol(e.to_string()),
+        E::Tls(e) => classify_tls(e),
+        E::NotConnAck(p) => LinkError::Protocol(format!("expected CONNACK, got {p:?}")),
+        E::RequestsDone => LinkError::Closed,
+        E::Websocket(e) => LinkError::Network(format!("websocket: {e}")),
+        E::WsConnect(e) => LinkError::InvalidConfig(format!("websocket request: {e}")),
+        E::InvalidUrl(e) => LinkError::InvalidConfig(format!("websocket URL: {e}")),
+        E::ResponseValidation(e) => LinkError::Network(format!("websocket handshake: {e:?}")),
+    }
+}
+
+fn classify_io(e: &std::io::Error) -> LinkError {
+    // tokio-rustls reports certificate failures as io::Error(InvalidData) wrapping rustls::Error.
+    if let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        return classify_rustls(tls);
+    }
+    match e.kind() {
+        std::io::ErrorKind::TimedOut => LinkError::Timeout(e.to_string()),
+        std::io::ErrorKind::UnexpectedEof => LinkError::Closed,
+        _ => LinkError::Network(e.to_string()),
+    }
+}
+
+fn classify_tls(e: &rumqttc::TlsError) -> LinkError {
+    use rumqttc::TlsError as T;
+    match e {
+        T::Io(io) => classify_io(io),
+        T::TLS(tls) => classify_rustls(tls),
+        other => LinkError::InvalidConfig(format!("TLS: {other}")),
+    }
+}
+
+fn classify_rustls(e: &rustls::Error) -> LinkError {
+    match e {
+        // A certificate that does not validate will not validate on the next try either.
+        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
+            LinkError::InvalidConfig(format!("TLS certificate: {e}"))
+        }
+        _ => LinkError::Network(format!("TLS: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rumqttc::{ConnectReturnCode, ConnectionError};
+
+    #[test]
+    fn bad_credentials_are_not_retryable() {
+        let e = classify(&ConnectionError::ConnectionRefused(ConnectReturnCode::BadUserNamePassword));
+        assert!(matches!(e, LinkError::AuthRefused(_)));
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn connection_refused_by_the_os_is_retryable() {
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let e = classify(&ConnectionError::Io(io));
+        assert!(matches!(e, LinkError::Network(_)));
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn server_unavailable_is_retryable() {
+        let e = classify(&ConnectionError::ConnectionRefused(ConnectReturnCode::ServiceUnavailable));
+        assert!(e.is_retryable());
+        assert_eq!(e.cause(), "broker_unavailable");
+    }
+
+    #[test]
+    fn bad_client_id_is_a_configuration_error() {
+        let e = classify(&ConnectionError::ConnectionRefused(ConnectReturnCode::BadClientId));
+        assert!(matches!(e, LinkError::InvalidConfig(_)));
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn timeouts_are_retryable() {
+        assert!(classify(&ConnectionError::NetworkTimeout).is_retryable());
+    }
+}

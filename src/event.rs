@@ -1,0 +1,204 @@
+//! What happened on a link. Published through a `broadcast` channel; every event carries a
+//! timestamp and the profile id. Nothing is dropped or expired without an event.
+
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Serialize, Serializer};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One event of one link.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkEvent {
+    /// When it happened (RFC 3339, milliseconds, UTC).
+    #[serde(serialize_with = "rfc3339_ms")]
+    pub ts: DateTime<Utc>,
+    /// The profile (link) it happened on.
+    pub profile: Arc<str>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+impl LinkEvent {
+    pub fn new(profile: Arc<str>, kind: EventKind) -> Self {
+        Self {
+            ts: Utc::now(),
+            profile,
+            kind,
+        }
+    }
+
+    /// One JSON object, as the CLI prints with `--json`.
+    pub fn to_json(&self) -> String {
+        // Serialising plain data to a String cannot fail; fall back to a marker rather than panic.
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"event\":\"serialize_error\",\"error\":{:?}}}", e.to_string()))
+    }
+}
+
+/// The design's events. Durations are in milliseconds (`*_ms`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    Connected {
+        session_present: bool,
+    },
+    ConnectionInterrupted {
+        error: String,
+        cause: &'static str,
+    },
+    /// A connection attempt failed (tier 1 or tier 2); says why.
+    AttemptFailed {
+        error: String,
+        cause: &'static str,
+    },
+    Reconnecting {
+        attempt: u32,
+        max_attempts: u32,
+        #[serde(rename = "delay_ms", serialize_with = "millis")]
+        delay: Duration,
+    },
+    ReconnectionFailed {
+        attempts: u32,
+    },
+    RecoveryAttempt {
+        cycle: u32,
+        max_cycles: u32,
+        #[serde(rename = "delay_ms", serialize_with = "millis")]
+        delay: Duration,
+        refresh: bool,
+        strategy: &'static str,
+    },
+    Recovered {
+        #[serde(rename = "downtime_ms", serialize_with = "millis")]
+        downtime: Duration,
+        /// Whether tier 1 had been exhausted (a "real" failure, worth a notification).
+        after_failure: bool,
+    },
+    GaveUp {
+        reason: String,
+    },
+    AuthRejected {
+        reason: String,
+    },
+    TokenRefreshed,
+    SubscriptionsRestored {
+        count: usize,
+        skipped_because_session_present: bool,
+    },
+    SubscribeFailed {
+        topic: String,
+        reason: String,
+    },
+    Message {
+        topic: String,
+        #[serde(serialize_with = "payload_text")]
+        payload: Bytes,
+        qos: u8,
+        retain: bool,
+    },
+    OutboxQueued {
+        count: usize,
+    },
+    OutboxFlushed {
+        count: usize,
+    },
+    OutboxExpired {
+        count: usize,
+    },
+    OutboxDropped {
+        count: usize,
+        reason: &'static str,
+    },
+    Stale {
+        topic: String,
+        #[serde(rename = "silent_for_ms", serialize_with = "millis")]
+        silent_for: Duration,
+    },
+    /// A triggered attempt (Retry now, network back, wake) beat the backoff timer.
+    Triggered {
+        trigger: &'static str,
+    },
+    Paused,
+    Resumed,
+    Stopped,
+}
+
+impl EventKind {
+    /// The event's name as in the design and the JSON output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Connected { .. } => "connected",
+            EventKind::ConnectionInterrupted { .. } => "connection_interrupted",
+            EventKind::AttemptFailed { .. } => "attempt_failed",
+            EventKind::Reconnecting { .. } => "reconnecting",
+            EventKind::ReconnectionFailed { .. } => "reconnection_failed",
+            EventKind::RecoveryAttempt { .. } => "recovery_attempt",
+            EventKind::Recovered { .. } => "recovered",
+            EventKind::GaveUp { .. } => "gave_up",
+            EventKind::AuthRejected { .. } => "auth_rejected",
+            EventKind::TokenRefreshed => "token_refreshed",
+            EventKind::SubscriptionsRestored { .. } => "subscriptions_restored",
+            EventKind::SubscribeFailed { .. } => "subscribe_failed",
+            EventKind::Message { .. } => "message",
+            EventKind::OutboxQueued { .. } => "outbox_queued",
+            EventKind::OutboxFlushed { .. } => "outbox_flushed",
+            EventKind::OutboxExpired { .. } => "outbox_expired",
+            EventKind::OutboxDropped { .. } => "outbox_dropped",
+            EventKind::Stale { .. } => "stale",
+            EventKind::Triggered { .. } => "triggered",
+            EventKind::Paused => "paused",
+            EventKind::Resumed => "resumed",
+            EventKind::Stopped => "stopped",
+        }
+    }
+}
+
+fn rfc3339_ms<S: Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&ts.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis().min(u64::MAX as u128) as u64)
+}
+
+/// Payloads are shown as text; bytes that are not UTF-8 are replaced (the count stays exact).
+fn payload_text<S: Serializer>(p: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&String::from_utf8_lossy(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_ts_with_milliseconds_and_the_event_name() {
+        let ev = LinkEvent::new(
+            "home".into(),
+            EventKind::Reconnecting {
+                attempt: 2,
+                max_attempts: 10,
+                delay: Duration::from_millis(1500),
+            },
+        );
+        let v: serde_json::Value = serde_json::from_str(&ev.to_json()).unwrap();
+        assert_eq!(v["event"], "reconnecting");
+        assert_eq!(v["delay_ms"], 1500);
+        assert_eq!(v["profile"], "home");
+        let ts = v["ts"].as_str().unwrap();
+        assert!(DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
+        assert_eq!(ts.len(), "2026-01-01T00:00:00.000Z".len(), "{ts}");
+    }
+
+    #[test]
+    fn names_match_the_serialised_tag() {
+        let ev = LinkEvent::new(
+            "p".into(),
+            EventKind::OutboxDropped {
+                count: 3,
+                reason: "overflow",
+            },
+        );
+        let v: serde_json::Value = serde_json::from_str(&ev.to_json()).unwrap();
+        assert_eq!(v["event"], ev.kind.name());
+    }
+}

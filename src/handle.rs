@@ -1,0 +1,249 @@
+//! The cloneable front of a running link: subscribe, publish, triggers, pause/resume, stop,
+//! diagnostics; state through `watch`, events through `broadcast`.
+
+use crate::config::{validate_filter, validate_topic, LinkConfig, PeriodicRequest, Subscription};
+use crate::credentials::CredentialSource;
+use crate::diagnostics::Diagnostics;
+use crate::error::{ConfigError, PublishError, SubscribeError};
+use crate::event::LinkEvent;
+use crate::outbox::{Outbox, OutboxError};
+use crate::state::LinkState;
+use crate::supervisor::Supervisor;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+/// Events a slow reader may fall behind by before it sees `Lagged`.
+const EVENT_CAPACITY: usize = 8192;
+
+/// Something that beats any backoff timer: an attempt at once, and the backoff starts over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The user pressed Retry now.
+    RetryNow,
+    /// The OS reports a network address or interface came up.
+    NetworkChanged,
+    /// The machine woke from sleep.
+    Woke,
+    /// New credentials were stored: the next attempt uses them.
+    CredentialsChanged,
+}
+
+impl Trigger {
+    pub fn name(self) -> &'static str {
+        match self {
+            Trigger::RetryNow => "retry_now",
+            Trigger::NetworkChanged => "network_changed",
+            Trigger::Woke => "woke",
+            Trigger::CredentialsChanged => "credentials_changed",
+        }
+    }
+}
+
+/// What became of a publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// Handed to the connection (QoS ≥ 1 stays in the outbox until acknowledged).
+    Sent,
+    /// Offline: persisted in the outbox; `queued` messages wait in all.
+    Queued { queued: usize },
+}
+
+pub(crate) enum Command {
+    Subscribe(Subscription, oneshot::Sender<()>),
+    Unsubscribe(String, oneshot::Sender<bool>),
+    Publish {
+        topic: String,
+        payload: Bytes,
+        qos: u8,
+        retain: bool,
+        reply: oneshot::Sender<Result<PublishOutcome, PublishError>>,
+    },
+    AddPeriodic(PeriodicRequest),
+    Trigger(Trigger),
+    Pause,
+    Resume,
+    Diagnostics(oneshot::Sender<Diagnostics>),
+}
+
+/// Why a link could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+/// Starts links.
+pub struct Link;
+
+impl Link {
+    /// Validate `cfg`, open its outbox and start its supervisor on the current tokio runtime.
+    pub fn start(cfg: LinkConfig, creds: Arc<dyn CredentialSource>) -> Result<LinkHandle, StartError> {
+        Self::start_subscribed(cfg, creds).map(|(h, _)| h)
+    }
+
+    /// Like [`start`](Self::start), with an event receiver that sees every event from the first.
+    pub fn start_subscribed(
+        cfg: LinkConfig,
+        creds: Arc<dyn CredentialSource>,
+    ) -> Result<(LinkHandle, broadcast::Receiver<LinkEvent>), StartError> {
+        cfg.validate()?;
+        let (outbox, corrupt) = Outbox::open(cfg.outbox_path.as_deref(), cfg.outbox.clone())?;
+        for id in corrupt {
+            tracing::warn!(profile = %cfg.profile_id, id, "outbox: skipped an unreadable entry");
+        }
+        let (cmd_tx, cmd_rx) = mpsc::channel(1024);
+        let (state_tx, state_rx) = watch::channel(LinkState::Idle);
+        let (outbox_tx, outbox_rx) = watch::channel(outbox.len());
+        let (events, first_rx) = broadcast::channel(EVENT_CAPACITY);
+        let cancel = CancellationToken::new();
+        let sup = Supervisor::new(cfg, creds, outbox, state_tx, events.clone(), outbox_tx);
+        tokio::spawn(sup.run(cmd_rx, cancel.clone()));
+        let handle = LinkHandle {
+            cmd_tx,
+            state: state_rx,
+            events,
+            outbox_len: outbox_rx,
+            cancel,
+        };
+        Ok((handle, first_rx))
+    }
+}
+
+/// A cheap, cloneable handle on a running link.
+#[derive(Clone)]
+pub struct LinkHandle {
+    /// Commands to the supervisor, answered through `oneshot`s.
+    cmd_tx: mpsc::Sender<Command>,
+    /// The latest state.
+    state: watch::Receiver<LinkState>,
+    /// Kept to hand out new receivers.
+    events: broadcast::Sender<LinkEvent>,
+    /// How many publishes wait in the outbox.
+    outbox_len: watch::Receiver<usize>,
+    /// Stops the supervisor (gracefully: DISCONNECT, bounded wait).
+    cancel: CancellationToken,
+}
+
+impl LinkHandle {
+    pub fn state(&self) -> LinkState {
+        self.state.borrow().clone()
+    }
+
+    /// A receiver of state changes.
+    pub fn watch_state(&self) -> watch::Receiver<LinkState> {
+        self.state.clone()
+    }
+
+    /// A receiver of events from now on (handle `Lagged`: a slow reader skips, the link never waits).
+    pub fn events(&self) -> broadcast::Receiver<LinkEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn outbox_len(&self) -> watch::Receiver<usize> {
+        self.outbox_len.clone()
+    }
+
+    /// Register a subscription, kept across reconnects; SUBACK failures come as `subscribe_failed`.
+    pub async fn subscribe(&self, topic: &str, qos: u8) -> Result<(), SubscribeError> {
+        self.subscribe_with(Subscription {
+            topic: topic.to_string(),
+            qos,
+            stale_after: None,
+        })
+        .await
+    }
+
+    pub async fn subscribe_with(&self, sub: Subscription) -> Result<(), SubscribeError> {
+        validate_filter(&sub.topic).map_err(|_| SubscribeError::InvalidFilter(sub.topic.clone()))?;
+        if sub.qos > 2 {
+            return Err(SubscribeError::InvalidQos(sub.qos));
+        }
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Subscribe(sub, tx)).await.map_err(|_| SubscribeError::Stopped)?;
+        rx.await.map_err(|_| SubscribeError::Stopped)
+    }
+
+    /// Forget a subscription. Returns whether it was registered.
+    pub async fn unsubscribe(&self, topic: &str) -> Result<bool, SubscribeError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Unsubscribe(topic.to_string(), tx))
+            .await
+            .map_err(|_| SubscribeError::Stopped)?;
+        rx.await.map_err(|_| SubscribeError::Stopped)
+    }
+
+    /// Publish; offline it goes to the persisted outbox and is sent, in order, after reconnect.
+    pub async fn publish(&self, topic: &str, payload: impl Into<Bytes>, qos: u8, retain: bool) -> Result<PublishOutcome, PublishError> {
+        validate_topic(topic).map_err(|_| PublishError::InvalidTopic(topic.to_string()))?;
+        if qos > 2 {
+            return Err(PublishError::InvalidQos(qos));
+        }
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Publish {
+            topic: topic.to_string(),
+            payload: payload.into(),
+            qos,
+            retain,
+            reply: tx,
+        })
+        .await
+        .map_err(|_| PublishError::Stopped)?;
+        rx.await.map_err(|_| PublishError::Stopped)?
+    }
+
+    /// Add a periodic request: sent right after every (re)connect, then every `interval`.
+    pub async fn add_periodic(&self, req: PeriodicRequest) -> Result<(), ConfigError> {
+        validate_topic(&req.topic).map_err(|m| ConfigError::new("periodic.topic", m))?;
+        if req.interval < Duration::from_secs(1) {
+            return Err(ConfigError::new("periodic.interval", "must be at least 1 second"));
+        }
+        self.send(Command::AddPeriodic(req))
+            .await
+            .map_err(|_| ConfigError::new("link", "stopped"))
+    }
+
+    /// Retry now, network back, wake, new credentials.
+    pub async fn trigger(&self, t: Trigger) {
+        let _ = self.send(Command::Trigger(t)).await;
+    }
+
+    pub async fn retry_now(&self) {
+        self.trigger(Trigger::RetryNow).await
+    }
+
+    pub async fn pause(&self) {
+        let _ = self.send(Command::Pause).await;
+    }
+
+    pub async fn resume(&self) {
+        let _ = self.send(Command::Resume).await;
+    }
+
+    /// The link's figures, or `None` once stopped.
+    pub async fn diagnostics(&self) -> Option<Diagnostics> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Diagnostics(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Stop gracefully: DISCONNECT is sent and flushed (bounded), the outbox synced. Waits for it.
+    pub async fn stop(&self) {
+        self.cancel.cancel();
+        let mut st = self.state.clone();
+        let _ = st.wait_for(|s| matches!(s, LinkState::Stopped)).await;
+    }
+
+    /// The cancellation token the supervisor watches (for tying other tasks to the link's life).
+    pub fn cancellation(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    async fn send(&self, c: Command) -> Result<(), ()> {
+        self.cmd_tx.send(c).await.map_err(|_| ())
+    }
+}

@@ -1,0 +1,44 @@
+//! Tether's core: a resilient MQTT link engine, with no GUI dependency.
+//!
+//! One supervisor task per profile owns one rumqttc `EventLoop` and drives it. rumqttc gives no
+//! backoff, never restores subscriptions and drops unacked publishes when a session is not
+//! resumed: the supervisor owns all of that, with a two-tier recovery model (tier 1: reconnection
+//! with exponential backoff; tier 2: a recovery strategy once tier 1 is exhausted).
+//!
+//! # Layout
+//!
+//! - [`policy`]: the tier 1 and tier 2 numbers, their defaults and the backoff formula (pure).
+//! - [`machine`]: what to do after a failure or a trigger (pure, deterministic).
+//! - [`state`] / [`event`]: what the link is doing now (`watch`) and what happened (`broadcast`).
+//! - [`error`]: errors per layer, each saying whether it is retryable.
+//! - [`config`]: a validated link configuration: URL, transport, session, subscriptions.
+//! - [`transport`]: turning a [`config::LinkConfig`] into rumqttc options (TCP, TLS, WebSockets).
+//! - [`supervisor`]: the task that drives the event loop; [`handle`] is its cloneable front.
+//! - [`outbox`]: the persisted queue of publishes made while offline.
+//! - [`diagnostics`]: counters and timings, exportable as JSON.
+//! - [`credentials`]: the `CredentialSource` trait, static and OS-keychain sources.
+//! - [`profiles`]: the profile file shared by the CLI and the desktop app.
+//! - [`triggers`]: OS signals that beat any timer: network back, wake from sleep.
+//! - [`cli`]: the `tether` command line (the binary only parses arguments and calls it).
+
+pub mod cli;
+pub mod config;
+pub mod credentials;
+pub mod diagnostics;
+pub mod error;
+pub mod event;
+pub mod handle;
+pub mod machine;
+pub mod outbox;
+pub mod policy;
+pub mod profiles;
+pub mod state;
+mod supervisor;
+pub mod transport;
+pub mod triggers;
+
+pub use config::LinkConfig;
+pub use error::{ConfigError, LinkError, PublishError};
+pub use event::{EventKind, LinkEvent};
+pub use handle::{Link, LinkHandle};
+pub use state::LinkState;

@@ -1,0 +1,379 @@
+//! The recovery state machine: given a failure or a trigger, what happens next.
+//!
+//! Pure and deterministic: no clock, no network, no randomness of its own (the caller passes a
+//! uniform random number for jitter). The supervisor turns each [`Decision`] into a timer,
+//! events and a state.
+
+use crate::policy::{ReconnectPolicy, RecoveryPolicy};
+use std::time::Duration;
+
+/// How a failure should be treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// I/O, DNS, timeouts, broker unavailable: retry with backoff.
+    Retryable,
+    /// Credentials refused: refresh once where the source can, else stop and wait for the user.
+    Auth,
+    /// Invalid configuration: no blind retry.
+    Fatal,
+}
+
+/// What the supervisor should do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Tier 1: attempt `attempt` after `delay` on the same client.
+    Reconnect { attempt: u32, delay: Duration },
+    /// Tier 2: recovery cycle `cycle` after `delay`. `reconnection_failed` carries the number of
+    /// tier 1 attempts when this decision ends an exhausted tier 1 (it fires once per exhaustion).
+    Recover {
+        cycle: u32,
+        delay: Duration,
+        recreate: bool,
+        refresh: bool,
+        reconnection_failed: Option<u32>,
+    },
+    /// Recovery cycles exhausted: wait for a trigger.
+    GiveUp { reconnection_failed: Option<u32> },
+    /// Credentials refused once: refresh them and try again at once.
+    RefreshAndRetry,
+    /// Credentials refused (again, or the source cannot refresh): wait for the user.
+    AuthRejected,
+    /// The configuration cannot work: wait for the user.
+    Fatal,
+}
+
+/// Where in the two tiers we are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Tier 1 attempts (also the tier 1 rerun of a `simple_retry` cycle).
+    Tier1,
+    /// A tier 2 cycle's own attempt is in flight.
+    Tier2,
+}
+
+/// Counters of the two tiers. Reset by a successful connect and by every trigger.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    reconnect: ReconnectPolicy,
+    recovery: RecoveryPolicy,
+    phase: Phase,
+    /// Tier 1 attempts made since the last reset.
+    attempt: u32,
+    /// Tier 2 cycles started since the last success or trigger.
+    cycle: u32,
+    /// The one credential refresh allowed after an auth refusal has been used.
+    auth_refreshed: bool,
+}
+
+impl Machine {
+    pub fn new(reconnect: ReconnectPolicy, recovery: RecoveryPolicy) -> Self {
+        Self {
+            reconnect,
+            recovery,
+            phase: Phase::Tier1,
+            attempt: 0,
+            cycle: 0,
+            auth_refreshed: false,
+        }
+    }
+
+    pub fn reconnect_policy(&self) -> &ReconnectPolicy {
+        &self.reconnect
+    }
+
+    pub fn recovery_policy(&self) -> &RecoveryPolicy {
+        &self.recovery
+    }
+
+    /// Tier 1 attempts so far in this outage.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Tier 2 cycles so far in this outage.
+    pub fn cycle(&self) -> u32 {
+        self.cycle
+    }
+
+    /// Whether this outage reached tier 2 (for "recovered after a failure").
+    pub fn in_recovery(&self) -> bool {
+        self.cycle > 0
+    }
+
+    /// CONNACK accepted: everything resets.
+    pub fn on_connected(&mut self) {
+        *self = Self::new(self.reconnect.clone(), self.recovery.clone());
+    }
+
+    /// Retry now, network back, wake: an attempt at once, and the backoff starts over.
+    pub fn on_trigger(&mut self) {
+        self.phase = Phase::Tier1;
+        self.attempt = 0;
+        self.cycle = 0;
+        self.auth_refreshed = false;
+    }
+
+    /// A connection attempt failed or an established link dropped.
+    /// `can_refresh`: the credential source can fetch new credentials (a token source).
+    /// `unit`: a uniform random number in [0, 1) for jitter.
+    pub fn on_failure(&mut self, kind: FailureKind, can_refresh: bool, unit: f64) -> Decision {
+        match kind {
+            FailureKind::Fatal => return Decision::Fatal,
+            FailureKind::Auth if can_refresh && !self.auth_refreshed => {
+                self.auth_refreshed = true;
+                return Decision::RefreshAndRetry;
+            }
+            FailureKind::Auth => return Decision::AuthRejected,
+            FailureKind::Retryable => {}
+        }
+        if self.phase == Phase::Tier1 && self.reconnect.auto_reconnect && self.attempt < self.reconnect.max_reconnect_attempts {
+            self.attempt += 1;
+            return Decision::Reconnect {
+                attempt: self.attempt,
+                delay: self.reconnect.delay(self.attempt, unit),
+            };
+        }
+        // Tier 1 just ran out (it fires reconnection_failed once), or a tier 2 attempt failed.
+        let reconnection_failed = (self.phase == Phase::Tier1).then_some(self.attempt);
+        self.next_cycle(unit, reconnection_failed)
+    }
+
+    fn next_cycle(&mut self, unit: f64, reconnection_failed: Option<u32>) -> Decision {
+        if self.cycle >= self.recovery.max_recovery_attempts {
+            return Decision::GiveUp { reconnection_failed };
+        }
+        self.cycle += 1;
+        self.attempt = 0;
+        // simple_retry's cycle is a fresh tier 1 run; the others make one attempt per cycle.
+        self.phase = if self.recovery.recreates() { Phase::Tier2 } else { Phase::Tier1 };
+        Decision::Recover {
+            cycle: self.cycle,
+            delay: self.recovery.delay(self.cycle, unit, self.reconnect.jitter),
+            recreate: self.recovery.recreates(),
+            refresh: self.recovery.refreshes(self.cycle),
+            reconnection_failed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::RecoveryStrategy;
+
+    fn machine(strategy: RecoveryStrategy, attempts: u32, cycles: u32) -> Machine {
+        let reconnect = ReconnectPolicy {
+            max_reconnect_attempts: attempts,
+            jitter: false,
+            ..Default::default()
+        };
+        let recovery = RecoveryPolicy {
+            strategy,
+            max_recovery_attempts: cycles,
+            ..Default::default()
+        };
+        Machine::new(reconnect, recovery)
+    }
+
+    fn fail(m: &mut Machine) -> Decision {
+        m.on_failure(FailureKind::Retryable, false, 0.0)
+    }
+
+    #[test]
+    fn tier1_backs_off_then_reports_reconnection_failed_once_and_recovers() {
+        let mut m = machine(RecoveryStrategy::Backoff, 3, 2);
+        assert_eq!(
+            fail(&mut m),
+            Decision::Reconnect {
+                attempt: 1,
+                delay: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(
+            fail(&mut m),
+            Decision::Reconnect {
+                attempt: 2,
+                delay: Duration::from_secs(2)
+            }
+        );
+        assert_eq!(
+            fail(&mut m),
+            Decision::Reconnect {
+                attempt: 3,
+                delay: Duration::from_secs(4)
+            }
+        );
+        assert_eq!(
+            fail(&mut m),
+            Decision::Recover {
+                cycle: 1,
+                delay: Duration::from_secs(60),
+                recreate: true,
+                refresh: false,
+                reconnection_failed: Some(3)
+            }
+        );
+        // A failed recovery cycle does not report reconnection_failed again.
+        assert_eq!(
+            fail(&mut m),
+            Decision::Recover {
+                cycle: 2,
+                delay: Duration::from_secs(120),
+                recreate: true,
+                refresh: false,
+                reconnection_failed: None
+            }
+        );
+        assert_eq!(fail(&mut m), Decision::GiveUp { reconnection_failed: None });
+    }
+
+    #[test]
+    fn simple_retry_runs_tier1_again_and_reports_each_exhaustion() {
+        let mut m = machine(RecoveryStrategy::SimpleRetry, 2, 2);
+        fail(&mut m);
+        fail(&mut m);
+        let d = fail(&mut m);
+        assert!(
+            matches!(
+                d,
+                Decision::Recover {
+                    cycle: 1,
+                    recreate: false,
+                    reconnection_failed: Some(2),
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
+        // The cycle's attempt failed: tier 1 starts over with its own backoff.
+        assert_eq!(
+            fail(&mut m),
+            Decision::Reconnect {
+                attempt: 1,
+                delay: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(
+            fail(&mut m),
+            Decision::Reconnect {
+                attempt: 2,
+                delay: Duration::from_secs(2)
+            }
+        );
+        let d = fail(&mut m);
+        assert!(
+            matches!(
+                d,
+                Decision::Recover {
+                    cycle: 2,
+                    reconnection_failed: Some(2),
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
+        fail(&mut m);
+        fail(&mut m);
+        assert_eq!(
+            fail(&mut m),
+            Decision::GiveUp {
+                reconnection_failed: Some(2)
+            }
+        );
+    }
+
+    #[test]
+    fn refresh_and_recreate_refreshes_every_cycle() {
+        let mut m = machine(RecoveryStrategy::RefreshAndRecreate, 1, 3);
+        fail(&mut m);
+        for cycle in 1..=3 {
+            let d = fail(&mut m);
+            assert!(
+                matches!(
+                    d,
+                    Decision::Recover {
+                        refresh: true,
+                        recreate: true,
+                        ..
+                    }
+                ),
+                "cycle {cycle}: {d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn backoff_refreshes_on_the_third_cycle() {
+        let mut m = machine(RecoveryStrategy::Backoff, 0, 4);
+        let refreshes: Vec<bool> = (0..4)
+            .map(|_| match fail(&mut m) {
+                Decision::Recover { refresh, .. } => refresh,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(refreshes, vec![false, false, true, false]);
+    }
+
+    #[test]
+    fn auto_reconnect_off_goes_straight_to_tier2() {
+        let mut m = machine(RecoveryStrategy::Recreate, 10, 1);
+        m.reconnect.auto_reconnect = false;
+        assert!(matches!(
+            fail(&mut m),
+            Decision::Recover {
+                cycle: 1,
+                reconnection_failed: Some(0),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_trigger_resets_the_backoff() {
+        let mut m = machine(RecoveryStrategy::Backoff, 2, 1);
+        fail(&mut m);
+        fail(&mut m);
+        fail(&mut m);
+        assert_eq!(fail(&mut m), Decision::GiveUp { reconnection_failed: None });
+        m.on_trigger();
+        assert_eq!(
+            fail(&mut m),
+            Decision::Reconnect {
+                attempt: 1,
+                delay: Duration::from_secs(1)
+            }
+        );
+    }
+
+    #[test]
+    fn success_resets_everything() {
+        let mut m = machine(RecoveryStrategy::Backoff, 2, 3);
+        fail(&mut m);
+        fail(&mut m);
+        fail(&mut m);
+        assert!(m.in_recovery());
+        m.on_connected();
+        assert!(!m.in_recovery());
+        assert_eq!(
+            fail(&mut m),
+            Decision::Reconnect {
+                attempt: 1,
+                delay: Duration::from_secs(1)
+            }
+        );
+    }
+
+    #[test]
+    fn auth_refusal_refreshes_once_then_stops() {
+        let mut m = machine(RecoveryStrategy::Backoff, 10, 10);
+        assert_eq!(m.on_failure(FailureKind::Auth, true, 0.0), Decision::RefreshAndRetry);
+        assert_eq!(m.on_failure(FailureKind::Auth, true, 0.0), Decision::AuthRejected);
+    }
+
+    #[test]
+    fn auth_refusal_without_a_token_source_stops_at_once() {
+        let mut m = machine(RecoveryStrategy::Backoff, 10, 10);
+        assert_eq!(m.on_failure(FailureKind::Auth, false, 0.0), Decision::AuthRejected);
+        assert_eq!(m.on_failure(FailureKind::Fatal, false, 0.0), Decision::Fatal);
+    }
+}

@@ -1,0 +1,27 @@
+//! `tether`: parse the arguments and hand them to the library.
+
+use clap::Parser;
+
+fn main() {
+    let cli = tether::cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TETHER_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tether: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = match rt.block_on(tether::cli::run(cli)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("tether: {e}");
+            e.exit_code()
+        }
+    };
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    std::process::exit(code);
+}

@@ -1,0 +1,378 @@
+//! The outbox: publishes made while offline (and QoS ≥ 1 publishes not yet acknowledged), kept in
+//! order in a small embedded database (redb) so they survive a crash or `kill -9`.
+//!
+//! Bounded (`max_messages`, overflow policy), age-limited (`max_age`): the caller turns every drop
+//! and expiry into an event. Acknowledged entries are removed from memory at once and from disk in
+//! batches ([`Outbox::sync`]): a crash between the two re-sends a few acknowledged messages, which
+//! QoS 1's at-least-once allows, and saves an fsync per acknowledgement.
+
+use crate::config::{OutboxConfig, Overflow};
+use crate::error::PublishError;
+use bytes::Bytes;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const TABLE: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+
+/// One queued publish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    /// Increasing: the order of publishing.
+    pub id: u64,
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: u8,
+    pub retain: bool,
+    /// Wall clock, milliseconds since the Unix epoch (survives restarts, unlike `Instant`).
+    pub enqueued_at_ms: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("the outbox {path} is in use by another Tether process (the same profile is running elsewhere)")]
+    InUse { path: PathBuf },
+    #[error("the outbox {path} cannot be opened: {reason}")]
+    Open { path: PathBuf, reason: String },
+    #[error("the outbox {path} holds an unreadable entry {id}; it was skipped")]
+    Corrupt { path: PathBuf, id: u64 },
+}
+
+/// What a push did besides queueing.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pushed {
+    pub id: u64,
+    /// Oldest entries dropped to make room (overflow policy `drop_oldest`).
+    pub dropped: usize,
+}
+
+pub struct Outbox {
+    /// `None`: memory only (no profile to key it by, or tests).
+    db: Option<(Database, PathBuf)>,
+    /// The entries in order, each with whether it was handed to the client on this connection.
+    entries: VecDeque<(OutboxEntry, bool)>,
+    next_id: u64,
+    cfg: OutboxConfig,
+    /// Ids removed from memory but not yet from disk.
+    removed: Vec<u64>,
+}
+
+impl Outbox {
+    /// Open (or create) the outbox at `path`, loading what a previous run left.
+    /// Returns the outbox and the ids of entries that could not be decoded (skipped, reported).
+    pub fn open(path: Option<&Path>, cfg: OutboxConfig) -> Result<(Self, Vec<u64>), OutboxError> {
+        let mut entries = VecDeque::new();
+        let mut corrupt = Vec::new();
+        let db = match path {
+            None => None,
+            Some(path) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| OutboxError::Open {
+                        path: path.to_path_buf(),
+                        reason: e.to_string(),
+                    })?;
+                }
+                let db = Database::create(path).map_err(|e| match e {
+                    redb::DatabaseError::DatabaseAlreadyOpen => OutboxError::InUse { path: path.to_path_buf() },
+                    other => OutboxError::Open {
+                        path: path.to_path_buf(),
+                        reason: other.to_string(),
+                    },
+                })?;
+                let open_err = |e: &dyn std::fmt::Display| OutboxError::Open {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                };
+                let tx = db.begin_write().map_err(|e| open_err(&e))?;
+                tx.open_table(TABLE).map_err(|e| open_err(&e))?;
+                tx.commit().map_err(|e| open_err(&e))?;
+                let rx = db.begin_read().map_err(|e| open_err(&e))?;
+                let table = rx.open_table(TABLE).map_err(|e| open_err(&e))?;
+                for row in table.iter().map_err(|e| open_err(&e))? {
+                    let (k, v) = row.map_err(|e| open_err(&e))?;
+                    match decode(k.value(), v.value()) {
+                        Some(entry) => entries.push_back((entry, false)),
+                        None => corrupt.push(k.value()),
+                    }
+                }
+                Some((db, path.to_path_buf()))
+            }
+        };
+        let next_id = entries
+            .back()
+            .map(|(e, _)| e.id + 1)
+            .unwrap_or(1)
+            .max(corrupt.iter().max().map(|m| m + 1).unwrap_or(1));
+        let mut outbox = Self {
+            db,
+            entries,
+            next_id,
+            cfg,
+            removed: corrupt.clone(),
+        };
+        outbox.sync();
+        Ok((outbox, corrupt))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Queue a publish, persisted before this returns.
+    pub fn push(&mut self, topic: String, payload: Bytes, qos: u8, retain: bool) -> Result<Pushed, PublishError> {
+        let mut dropped = 0;
+        while self.entries.len() >= self.cfg.max_messages {
+            match self.cfg.overflow {
+                Overflow::RefuseNew => return Err(PublishError::OutboxFull(self.cfg.max_messages)),
+                Overflow::DropOldest => {
+                    // Never drop what is on the wire: its acknowledgement would find nothing.
+                    let Some(pos) = self.entries.iter().position(|(_, in_flight)| !in_flight) else {
+                        return Err(PublishError::OutboxFull(self.cfg.max_messages));
+                    };
+                    if let Some((e, _)) = self.entries.remove(pos) {
+                        self.removed.push(e.id);
+                    }
+                    dropped += 1;
+                }
+            }
+        }
+        let entry = OutboxEntry {
+            id: self.next_id,
+            topic,
+            payload,
+            qos,
+            retain,
+            enqueued_at_ms: now_ms(),
+        };
+        if let Some((db, _)) = &self.db {
+            // One transaction for the new entry and any pending removals: one fsync.
+            let write = || -> Result<(), redb::Error> {
+                let tx = db.begin_write()?;
+                {
+                    let mut t = tx.open_table(TABLE)?;
+                    t.insert(entry.id, encode(&entry).as_slice())?;
+                    for id in &self.removed {
+                        t.remove(id)?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            };
+            write().map_err(|e| PublishError::Storage(e.to_string()))?;
+            self.removed.clear();
+        }
+        self.next_id += 1;
+        let id = entry.id;
+        self.entries.push_back((entry, false));
+        Ok(Pushed { id, dropped })
+    }
+
+    /// Entries not yet handed to the client on this connection, oldest first.
+    pub fn unsent(&self) -> impl Iterator<Item = &OutboxEntry> {
+        self.entries.iter().filter(|(_, f)| !f).map(|(e, _)| e)
+    }
+
+    pub fn mark_in_flight(&mut self, id: u64) {
+        if let Some((_, f)) = self.entries.iter_mut().find(|(e, _)| e.id == id) {
+            *f = true;
+        }
+    }
+
+    /// The connection dropped: whatever was in flight must be sent again.
+    pub fn reset_in_flight(&mut self) {
+        for (_, f) in self.entries.iter_mut() {
+            *f = false;
+        }
+    }
+
+    /// Acknowledged (or written, for QoS 0): forget it. Returns whether it was there.
+    pub fn remove(&mut self, id: u64) -> bool {
+        // Acks arrive in order almost always: look from the front.
+        match self.entries.iter().position(|(e, _)| e.id == id) {
+            Some(pos) => {
+                self.entries.remove(pos);
+                self.removed.push(id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Drop queued (not in flight) entries older than `max_age`. Returns how many.
+    pub fn expire(&mut self) -> usize {
+        let limit = now_ms().saturating_sub(self.cfg.max_age.as_millis() as u64);
+        let before = self.entries.len();
+        let removed = &mut self.removed;
+        self.entries.retain(|(e, in_flight)| {
+            let keep = *in_flight || e.enqueued_at_ms >= limit;
+            if !keep {
+                removed.push(e.id);
+            }
+            keep
+        });
+        before - self.entries.len()
+    }
+
+    /// Write pending removals to disk (batched; see the module docs). Failures are logged: the
+    /// worst outcome is a duplicate after a restart.
+    pub fn sync(&mut self) {
+        let Some((db, path)) = &self.db else {
+            self.removed.clear();
+            return;
+        };
+        if self.removed.is_empty() {
+            return;
+        }
+        let write = || -> Result<(), redb::Error> {
+            let mut tx = db.begin_write()?;
+            // Losing a removal in a crash only re-sends an acknowledged message.
+            let _ = tx.set_durability(redb::Durability::None);
+            {
+                let mut t = tx.open_table(TABLE)?;
+                for id in &self.removed {
+                    t.remove(id)?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        };
+        match write() {
+            Ok(()) => self.removed.clear(),
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "outbox: could not write removals; will retry"),
+        }
+    }
+
+    pub fn max_age(&self) -> Duration {
+        self.cfg.max_age
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+// Layout: qos u8 | retain u8 | enqueued_at_ms u64 LE | topic_len u32 LE | topic | payload.
+fn encode(e: &OutboxEntry) -> Vec<u8> {
+    let mut v = Vec::with_capacity(14 + e.topic.len() + e.payload.len());
+    v.push(e.qos);
+    v.push(e.retain as u8);
+    v.extend_from_slice(&e.enqueued_at_ms.to_le_bytes());
+    v.extend_from_slice(&(e.topic.len() as u32).to_le_bytes());
+    v.extend_from_slice(e.topic.as_bytes());
+    v.extend_from_slice(&e.payload);
+    v
+}
+
+fn decode(id: u64, v: &[u8]) -> Option<OutboxEntry> {
+    let qos = *v.first()?;
+    let retain = *v.get(1)? != 0;
+    let enqueued_at_ms = u64::from_le_bytes(v.get(2..10)?.try_into().ok()?);
+    let tlen = u32::from_le_bytes(v.get(10..14)?.try_into().ok()?) as usize;
+    let topic = std::str::from_utf8(v.get(14..14 + tlen)?).ok()?.to_string();
+    let payload = Bytes::copy_from_slice(v.get(14 + tlen..)?);
+    (qos <= 2).then_some(OutboxEntry {
+        id,
+        topic,
+        payload,
+        qos,
+        retain,
+        enqueued_at_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(max: usize, overflow: Overflow) -> OutboxConfig {
+        OutboxConfig {
+            max_messages: max,
+            max_age: Duration::from_secs(300),
+            overflow,
+        }
+    }
+
+    #[test]
+    fn entries_survive_reopening_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.redb");
+        {
+            let (mut o, _) = Outbox::open(Some(&path), cfg(10, Overflow::DropOldest)).unwrap();
+            for i in 0..5 {
+                o.push("t/a".into(), Bytes::from(format!("m{i}")), 1, false).unwrap();
+            }
+            assert!(o.remove(1));
+            o.sync();
+        }
+        let (o, corrupt) = Outbox::open(Some(&path), cfg(10, Overflow::DropOldest)).unwrap();
+        assert!(corrupt.is_empty());
+        let payloads: Vec<_> = o.unsent().map(|e| e.payload.clone()).collect();
+        assert_eq!(payloads, [&b"m1"[..], b"m2", b"m3", b"m4"].map(Bytes::from_static));
+        assert_eq!(o.unsent().next().unwrap().id, 2);
+    }
+
+    #[test]
+    fn a_second_process_on_the_same_outbox_gets_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.redb");
+        let _first = Outbox::open(Some(&path), OutboxConfig::default()).unwrap();
+        let err = Outbox::open(Some(&path), OutboxConfig::default()).err().unwrap();
+        assert!(matches!(err, OutboxError::InUse { .. }), "{err}");
+    }
+
+    #[test]
+    fn overflow_drops_the_oldest_and_says_so() {
+        let (mut o, _) = Outbox::open(None, cfg(2, Overflow::DropOldest)).unwrap();
+        o.push("t".into(), Bytes::from("1"), 1, false).unwrap();
+        o.push("t".into(), Bytes::from("2"), 1, false).unwrap();
+        let p = o.push("t".into(), Bytes::from("3"), 1, false).unwrap();
+        assert_eq!(p.dropped, 1);
+        let left: Vec<_> = o.unsent().map(|e| e.payload.clone()).collect();
+        assert_eq!(left, [&b"2"[..], b"3"].map(Bytes::from_static));
+    }
+
+    #[test]
+    fn overflow_can_refuse_the_new_one() {
+        let (mut o, _) = Outbox::open(None, cfg(1, Overflow::RefuseNew)).unwrap();
+        o.push("t".into(), Bytes::from("1"), 1, false).unwrap();
+        assert_eq!(o.push("t".into(), Bytes::from("2"), 1, false), Err(PublishError::OutboxFull(1)));
+        assert_eq!(o.len(), 1);
+    }
+
+    #[test]
+    fn expiry_spares_messages_in_flight() {
+        let mut c = cfg(10, Overflow::DropOldest);
+        c.max_age = Duration::ZERO;
+        let (mut o, _) = Outbox::open(None, c).unwrap();
+        o.push("t".into(), Bytes::from("1"), 1, false).unwrap();
+        o.push("t".into(), Bytes::from("2"), 1, false).unwrap();
+        o.mark_in_flight(1);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(o.expire(), 1);
+        assert_eq!(o.len(), 1);
+        o.reset_in_flight();
+        assert_eq!(o.unsent().count(), 1);
+    }
+
+    #[test]
+    fn encoding_round_trips() {
+        let e = OutboxEntry {
+            id: 7,
+            topic: "a/b".into(),
+            payload: Bytes::from_static(b"\x00\xffbin"),
+            qos: 2,
+            retain: true,
+            enqueued_at_ms: 123,
+        };
+        assert_eq!(decode(7, &encode(&e)), Some(e));
+        assert_eq!(decode(1, &[1, 0, 1]), None);
+    }
+}

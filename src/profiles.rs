@@ -1,0 +1,402 @@
+//! Profiles: a readable TOML file in the platform config dir, shared by the CLI and the desktop
+//! app, without secrets (those live in the OS keychain). Written atomically (temp file + rename);
+//! a malformed file is reported with its line and reason and never overwritten.
+
+use crate::config::{generate_client_id, BrokerUrl, LinkConfig, OutboxConfig, PeriodicRequest, Subscription, TlsConfig};
+use crate::error::ConfigError;
+use crate::policy::{ReconnectPolicy, RecoveryPolicy};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The file name inside the config dir.
+pub const FILE_NAME: &str = "profiles.toml";
+
+/// Where Tether keeps its files. `TETHER_CONFIG_DIR` and `TETHER_DATA_DIR` override the platform
+/// defaults (tests, portable installs).
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub config_dir: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl Paths {
+    pub fn from_env() -> Result<Self, ProfileError> {
+        let dirs = directories::ProjectDirs::from("", "", "Tether");
+        let pick = |var: &str, default: Option<PathBuf>| -> Result<PathBuf, ProfileError> {
+            std::env::var_os(var)
+                .map(PathBuf::from)
+                .or(default)
+                .ok_or_else(|| ProfileError::NoHome(format!("no home directory to put Tether's files in; set {var}")))
+        };
+        Ok(Self {
+            config_dir: pick("TETHER_CONFIG_DIR", dirs.as_ref().map(|d| d.config_dir().to_path_buf()))?,
+            data_dir: pick("TETHER_DATA_DIR", dirs.as_ref().map(|d| d.data_dir().to_path_buf()))?,
+        })
+    }
+
+    pub fn profiles_file(&self) -> PathBuf {
+        self.config_dir.join(FILE_NAME)
+    }
+
+    /// The outbox database of a profile.
+    pub fn outbox(&self, key: &str) -> PathBuf {
+        self.data_dir.join("outbox").join(format!("{}.redb", sanitize(key)))
+    }
+
+    /// The last diagnostics a running `tether watch` wrote for a profile.
+    pub fn diagnostics(&self, profile: &str) -> PathBuf {
+        self.data_dir.join("diag").join(format!("{}.json", sanitize(profile)))
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("{path}:{line}:{column}: {reason} (the file was left as it is; fix it and try again)")]
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        reason: String,
+    },
+    #[error("{path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+    #[error("no profile named {0:?} (see `tether profile list`)")]
+    NotFound(String),
+    #[error("a profile named {0:?} already exists")]
+    Exists(String),
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+    #[error("{0}")]
+    NoHome(String),
+}
+
+/// What kind of link a profile is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileKind {
+    /// Any MQTT broker.
+    #[default]
+    Mqtt,
+    /// The Navien Smart Control cloud (email here; password and tokens in the keychain).
+    Navien,
+    /// The embedded demo.
+    Demo,
+}
+
+/// One profile as stored. Durations are seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    #[serde(default)]
+    pub kind: ProfileKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Stable per profile and install: generated once, saved here.
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub clean_session: bool,
+    #[serde(default = "default_keepalive", with = "crate::policy::secs_f64")]
+    pub keepalive: Duration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_packet_size: Option<usize>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<Subscription>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub periodic: Vec<PeriodicRequest>,
+    #[serde(default)]
+    pub reconnect: ReconnectPolicy,
+    #[serde(default)]
+    pub recovery: RecoveryPolicy,
+    #[serde(default)]
+    pub outbox: OutboxConfig,
+    #[serde(default, skip_serializing_if = "is_default_tls")]
+    pub tls: TlsConfig,
+}
+
+fn default_keepalive() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn is_default_tls(t: &TlsConfig) -> bool {
+    *t == TlsConfig::default()
+}
+
+impl Profile {
+    /// A new MQTT profile for `url` with the design's defaults and a fresh client id.
+    pub fn mqtt(url: &str) -> Result<Self, ConfigError> {
+        let parsed = BrokerUrl::parse(url)?;
+        Ok(Self {
+            kind: ProfileKind::Mqtt,
+            url: Some(url.to_string()),
+            client_id: generate_client_id(),
+            username: parsed.username,
+            email: None,
+            clean_session: false,
+            keepalive: default_keepalive(),
+            max_packet_size: None,
+            subscriptions: Vec::new(),
+            periodic: Vec::new(),
+            reconnect: ReconnectPolicy::default(),
+            recovery: RecoveryPolicy::default(),
+            outbox: OutboxConfig::default(),
+            tls: TlsConfig::default(),
+        })
+    }
+
+    /// The link configuration of this profile, validated.
+    pub fn link_config(&self, name: &str, paths: &Paths) -> Result<LinkConfig, ConfigError> {
+        let url = match (self.kind, &self.url) {
+            (ProfileKind::Mqtt, Some(u)) => u.clone(),
+            (ProfileKind::Mqtt, None) => return Err(ConfigError::new("url", "an mqtt profile needs a broker URL")),
+            (kind, _) => {
+                return Err(ConfigError::new(
+                    "kind",
+                    format!("{kind:?} profiles are run by the desktop app and `tether demo`, not by this command"),
+                ))
+            }
+        };
+        let mut c = LinkConfig::new(name, &url)?;
+        c.client_id = self.client_id.clone();
+        c.clean_session = self.clean_session;
+        c.keepalive = self.keepalive;
+        if let Some(m) = self.max_packet_size {
+            c.max_packet_size = m;
+        }
+        c.subscriptions = self.subscriptions.clone();
+        c.periodic = self.periodic.clone();
+        c.reconnect = self.reconnect.clone();
+        c.recovery = self.recovery.clone();
+        c.outbox = self.outbox.clone();
+        c.tls = self.tls.clone();
+        c.outbox_path = Some(paths.outbox(name));
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileFile {
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+/// Reads and writes the profile file.
+#[derive(Debug, Clone)]
+pub struct ProfileStore {
+    path: PathBuf,
+}
+
+impl ProfileStore {
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Load the file; a missing file is an empty one.
+    pub fn load(&self) -> Result<ProfileFile, ProfileError> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ProfileFile::default()),
+            Err(e) => return Err(self.io(e)),
+        };
+        let file: ProfileFile = toml::from_str(&text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(&text, s.start)).unwrap_or((1, 1));
+            ProfileError::Malformed {
+                path: self.path.clone(),
+                line,
+                column,
+                reason: e.message().to_string(),
+            }
+        })?;
+        for (name, p) in &file.profiles {
+            validate_name(name)?;
+            if p.kind == ProfileKind::Mqtt {
+                let probe = Paths {
+                    config_dir: PathBuf::new(),
+                    data_dir: PathBuf::new(),
+                };
+                p.link_config(name, &probe).map_err(|e| {
+                    let (line, column) = find_line(&text, name);
+                    ProfileError::Malformed {
+                        path: self.path.clone(),
+                        line,
+                        column,
+                        reason: format!("profile {name:?}: {e}"),
+                    }
+                })?;
+            }
+        }
+        Ok(file)
+    }
+
+    /// Write atomically: a temp file in the same directory, fsync, rename over the old one.
+    pub fn save(&self, file: &ProfileFile) -> Result<(), ProfileError> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+        let text = toml::to_string_pretty(file).map_err(|e| ProfileError::Io {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        let tmp = dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(b"# Tether profiles. No secrets here: passwords live in the OS keychain.\n")?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &self.path)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.io(e)
+        })
+    }
+
+    /// Load, change, save: the only way to write, so a malformed file is never overwritten
+    /// (loading it fails first).
+    pub fn update<T>(&self, f: impl FnOnce(&mut ProfileFile) -> Result<T, ProfileError>) -> Result<T, ProfileError> {
+        let mut file = self.load()?;
+        let out = f(&mut file)?;
+        self.save(&file)?;
+        Ok(out)
+    }
+
+    pub fn get(&self, name: &str) -> Result<Profile, ProfileError> {
+        self.load()?
+            .profiles
+            .remove(name)
+            .ok_or_else(|| ProfileError::NotFound(name.to_string()))
+    }
+
+    fn io(&self, e: std::io::Error) -> ProfileError {
+        ProfileError::Io {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// Profile names become keychain accounts and file names: keep them plain.
+pub fn validate_name(name: &str) -> Result<(), ConfigError> {
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
+        return Err(ConfigError::new(
+            "name",
+            format!("{name:?}: use 1-64 letters, digits, '-', '_' or '.'"),
+        ));
+    }
+    Ok(())
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    (line, column)
+}
+
+fn find_line(text: &str, name: &str) -> (usize, usize) {
+    let header = format!("[profiles.{name}]");
+    text.find(&header).map(|o| line_col(text, o)).unwrap_or((1, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, ProfileStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = ProfileStore::new(dir.path().join(FILE_NAME));
+        (dir, s)
+    }
+
+    #[test]
+    fn profiles_round_trip_through_the_file() {
+        let (_d, s) = store();
+        let mut p = Profile::mqtt("mqtt://127.0.0.1:1883").unwrap();
+        p.subscriptions.push(Subscription {
+            topic: "home/#".into(),
+            qos: 1,
+            stale_after: Some(Duration::from_secs(600)),
+        });
+        p.reconnect.max_reconnect_attempts = 3;
+        s.update(|f| {
+            f.profiles.insert("home".into(), p.clone());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(s.get("home").unwrap(), p);
+        let text = std::fs::read_to_string(s.path()).unwrap();
+        assert!(text.contains("[profiles.home]"), "{text}");
+        assert!(text.contains("max_reconnect_attempts = 3"), "{text}");
+    }
+
+    #[test]
+    fn a_malformed_file_is_reported_with_its_line_and_never_overwritten() {
+        let (_d, s) = store();
+        let bad = "[profiles.home]\nclient_id = \"tether-1\"\nurl = \"mqtt://h\"\nkeepalive = \"soon\"\n";
+        std::fs::write(s.path(), bad).unwrap();
+        let err = s.load().unwrap_err();
+        match &err {
+            ProfileError::Malformed { line, .. } => assert_eq!(*line, 4, "{err}"),
+            other => panic!("{other}"),
+        }
+        let r = s.update(|f| {
+            f.profiles.clear();
+            Ok(())
+        });
+        assert!(r.is_err());
+        assert_eq!(std::fs::read_to_string(s.path()).unwrap(), bad, "must not be overwritten");
+    }
+
+    #[test]
+    fn an_invalid_profile_names_the_setting_and_the_line() {
+        let (_d, s) = store();
+        let text = "# mine\n\n[profiles.lab]\nclient_id = \"tether-1\"\nurl = \"mqtt://h\"\nsubscriptions = [{ topic = \"a/#/b\" }]\n";
+        std::fs::write(s.path(), text).unwrap();
+        let err = s.load().unwrap_err().to_string();
+        assert!(err.contains(":3:") && err.contains("subscriptions[0].topic"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_not_silently_ignored() {
+        let (_d, s) = store();
+        std::fs::write(
+            s.path(),
+            "[profiles.a]\nclient_id = \"x\"\nurl = \"mqtt://h\"\npasword = \"oops\"\n",
+        )
+        .unwrap();
+        let err = s.load().unwrap_err().to_string();
+        assert!(err.contains("pasword") && err.contains(":4:"), "{err}");
+        assert!(!err.contains("oops"), "values must not be echoed: {err}");
+    }
+
+    #[test]
+    fn names_are_plain() {
+        assert!(validate_name("home-1").is_ok());
+        assert!(validate_name("../etc").is_err());
+        assert!(validate_name("").is_err());
+    }
+}

@@ -1,0 +1,954 @@
+//! The supervisor: one task per link that owns the rumqttc event loop (through a poller task) and
+//! everything rumqttc leaves to us: backoff, the two recovery tiers, triggers, restoring
+//! subscriptions, the outbox, periodic requests, the dead-link and stale-data watchdogs.
+//!
+//! The event loop is polled in its own task ([`poller`]) so that a slow connect is never cancelled
+//! by a command arriving meanwhile; the supervisor tells it when to connect (`Go`) and when to drop
+//! the connection (`Drop`). Every poller carries a generation number: results of a replaced client
+//! are ignored.
+
+use crate::config::{LinkConfig, PeriodicRequest, Subscription};
+use crate::credentials::{CredentialError, CredentialSource};
+use crate::diagnostics::Recorder;
+use crate::error::{classify, LinkError, PublishError};
+use crate::event::{EventKind, LinkEvent};
+use crate::handle::{Command, PublishOutcome, Trigger};
+use crate::machine::{Decision, FailureKind, Machine};
+use crate::outbox::Outbox;
+use crate::state::LinkState;
+use crate::transport::{mqtt_options, REQUEST_CHANNEL};
+use bytes::Bytes;
+use chrono::Utc;
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, QoS, SubscribeReasonCode};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// How long a graceful stop waits for DISCONNECT to be written.
+const DISCONNECT_WAIT: Duration = Duration::from_secs(2);
+/// Housekeeping: outbox expiry and disk sync, the stale-data watchdog.
+const TICK: Duration = Duration::from_secs(1);
+
+type Polled = (u64, Result<Event, ConnectionError>);
+
+/// Orders to a poller task.
+enum Ctl {
+    /// Connect (if needed) and keep polling until an error.
+    Go,
+    /// Drop the connection now (dead link, stale data, pause) and wait for the next `Go`.
+    Drop,
+}
+
+/// One rumqttc client and the task polling its event loop.
+struct Conn {
+    client: AsyncClient,
+    ctl: mpsc::UnboundedSender<Ctl>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // Closing the old client first: brokers kick duplicate client ids.
+        self.task.abort();
+    }
+}
+
+/// What the supervisor is doing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    /// The poller is connecting.
+    Attempting,
+    Connected,
+    /// Waiting for a backoff timer (or a trigger) before the next attempt.
+    Waiting {
+        at: Instant,
+        recreate: bool,
+        refresh: bool,
+    },
+    /// Gave up, credentials refused or configuration invalid: only a trigger moves on.
+    Parked,
+    Paused,
+}
+
+/// A registered subscription and what the broker said of it on this connection.
+struct Sub {
+    spec: Subscription,
+    /// SUBACK accepted on the current session.
+    active: bool,
+    /// Last message matching it (for the stale-data watchdog).
+    last_msg: Option<Instant>,
+}
+
+struct Periodic {
+    req: PeriodicRequest,
+    next_due: Option<Instant>,
+}
+
+pub(crate) struct Supervisor {
+    cfg: LinkConfig,
+    profile: Arc<str>,
+    creds: Arc<dyn CredentialSource>,
+    machine: Machine,
+    state_tx: watch::Sender<LinkState>,
+    events: broadcast::Sender<LinkEvent>,
+    outbox_len: watch::Sender<usize>,
+    outbox: Outbox,
+    subs: BTreeMap<String, Sub>,
+    periodic: Vec<Periodic>,
+    rec: Recorder,
+    mode: Mode,
+    conn: Option<Conn>,
+    /// Generation of the current poller; results of older ones are ignored.
+    generation: u64,
+    /// Where pollers send their results (one channel for all generations).
+    poll_tx: mpsc::Sender<Polled>,
+    /// When the current outage began (for `recovered {downtime}`); `None` when connected.
+    down_since: Option<Instant>,
+    /// Whether the link was ever connected (the first connect is not a recovery).
+    ever_connected: bool,
+    /// The last failure, for `gave_up`'s reason.
+    last_error: Option<LinkError>,
+    /// Outbox ids of publishes handed to the client, in order, until rumqttc numbers them
+    /// (`Outgoing::Publish(pkid)`); `None` for publishes not from the outbox.
+    publish_fifo: VecDeque<Option<u64>>,
+    /// Packet id → outbox id, until PUBACK (QoS 1) or PUBREC (QoS 2).
+    in_flight: HashMap<u16, u64>,
+    /// Topics of SUBSCRIBEs handed to the client, in order, until numbered.
+    subscribe_fifo: VecDeque<String>,
+    /// Packet id → topic, until SUBACK.
+    sub_pkids: HashMap<u16, String>,
+    /// The outbox has entries the client could not take yet (channel full, or just queued).
+    flush_needed: bool,
+    /// Outbox entries acknowledged since the backlog started draining (for `outbox_flushed`).
+    flushed: usize,
+    /// When a PINGREQ went out unanswered: past this the link is dead.
+    ping_deadline: Option<Instant>,
+    next_tick: Instant,
+}
+
+impl Supervisor {
+    pub(crate) fn new(
+        cfg: LinkConfig,
+        creds: Arc<dyn CredentialSource>,
+        outbox: Outbox,
+        state_tx: watch::Sender<LinkState>,
+        events: broadcast::Sender<LinkEvent>,
+        outbox_len: watch::Sender<usize>,
+    ) -> Self {
+        let subs = cfg
+            .subscriptions
+            .iter()
+            .map(|s| {
+                (
+                    s.topic.clone(),
+                    Sub {
+                        spec: s.clone(),
+                        active: false,
+                        last_msg: None,
+                    },
+                )
+            })
+            .collect();
+        let periodic = cfg
+            .periodic
+            .iter()
+            .map(|r| Periodic {
+                req: r.clone(),
+                next_due: None,
+            })
+            .collect();
+        // Replaced in run(); a placeholder keeps the struct whole.
+        let (poll_tx, _) = mpsc::channel(1);
+        Self {
+            profile: cfg.profile_id.as_str().into(),
+            machine: Machine::new(cfg.reconnect.clone(), cfg.recovery.clone()),
+            cfg,
+            creds,
+            state_tx,
+            events,
+            outbox_len,
+            flush_needed: !outbox.is_empty(),
+            outbox,
+            subs,
+            periodic,
+            rec: Recorder::new(),
+            mode: Mode::Attempting,
+            conn: None,
+            generation: 0,
+            poll_tx,
+            down_since: None,
+            ever_connected: false,
+            last_error: None,
+            publish_fifo: VecDeque::new(),
+            in_flight: HashMap::new(),
+            subscribe_fifo: VecDeque::new(),
+            sub_pkids: HashMap::new(),
+            flushed: 0,
+            ping_deadline: None,
+            next_tick: Instant::now() + TICK,
+        }
+    }
+
+    pub(crate) async fn run(mut self, mut cmd_rx: mpsc::Receiver<Command>, cancel: CancellationToken) {
+        let (poll_tx, mut poll_rx) = mpsc::channel::<Polled>(1024);
+        self.poll_tx = poll_tx;
+        self.set_state(LinkState::Connecting);
+        self.attempt(true, false).await;
+        loop {
+            let deadline = self.next_deadline();
+            tokio::select! {
+                biased;
+                // Stop: DISCONNECT, flush, done.
+                _ = cancel.cancelled() => break,
+                // A command from a handle.
+                cmd = cmd_rx.recv() => match cmd {
+                    Some(c) => self.on_command(c).await,
+                    None => break,
+                },
+                // What the event loop produced.
+                Some((generation, r)) = poll_rx.recv() => {
+                    if generation == self.generation {
+                        self.on_polled(r).await;
+                    }
+                }
+                // Backoff timers, keepalive and stale watchdogs, periodic requests, housekeeping.
+                _ = sleep_until(deadline) => self.on_timer().await,
+            }
+        }
+        self.shutdown(&mut poll_rx).await;
+    }
+
+    // ---- events and state -------------------------------------------------------------------
+
+    fn emit(&self, kind: EventKind) {
+        if !matches!(kind, EventKind::Message { .. }) {
+            tracing::info!(profile = %self.profile, event = kind.name(), "{kind:?}");
+        }
+        // No receiver is fine: nobody is listening right now.
+        let _ = self.events.send(LinkEvent::new(self.profile.clone(), kind));
+    }
+
+    fn set_state(&self, s: LinkState) {
+        self.state_tx.send_replace(s);
+    }
+
+    fn publish_outbox_len(&self) {
+        self.outbox_len.send_if_modified(|v| {
+            let changed = *v != self.outbox.len();
+            *v = self.outbox.len();
+            changed
+        });
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let mut d = self.next_tick;
+        if let Mode::Waiting { at, .. } = self.mode {
+            d = d.min(at);
+        }
+        if self.mode == Mode::Connected {
+            if let Some(p) = self.ping_deadline {
+                d = d.min(p);
+            }
+            for p in &self.periodic {
+                if let Some(due) = p.next_due {
+                    d = d.min(due);
+                }
+            }
+        }
+        d
+    }
+
+    // ---- connecting -------------------------------------------------------------------------
+
+    /// Start an attempt: refresh and/or build a new client if asked (or if there is none), then
+    /// tell the poller to connect.
+    async fn attempt(&mut self, recreate: bool, refresh: bool) {
+        if refresh && self.creds.can_refresh() {
+            match self.creds.refresh().await {
+                Ok(()) => self.emit(EventKind::TokenRefreshed),
+                Err(e) => tracing::warn!(profile = %self.profile, error = %e, "credential refresh failed; trying with the old ones"),
+            }
+        }
+        if recreate || refresh || self.conn.is_none() {
+            // Drop the old client before building the new one.
+            self.conn = None;
+            if let Err(e) = self.build_conn().await {
+                self.mode = Mode::Attempting;
+                self.on_failure(e).await;
+                return;
+            }
+        }
+        self.rec.attempts += 1;
+        self.mode = Mode::Attempting;
+        if let Some(c) = &self.conn {
+            let _ = c.ctl.send(Ctl::Go);
+        }
+    }
+
+    async fn build_conn(&mut self) -> Result<(), LinkError> {
+        let creds = self.creds.credentials().await.map_err(|e| match e {
+            CredentialError::NoKeychain(_) | CredentialError::CannotRefresh => LinkError::InvalidConfig(e.to_string()),
+            other => LinkError::Credentials(other.to_string()),
+        })?;
+        let opts = mqtt_options(&self.cfg, &creds).map_err(|e| LinkError::InvalidConfig(e.to_string()))?;
+        let (client, eventloop) = AsyncClient::new(opts, REQUEST_CHANNEL);
+        let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+        self.generation += 1;
+        let task = tokio::spawn(poller(self.generation, eventloop, self.poll_tx.clone(), ctl_rx));
+        self.conn = Some(Conn { client, ctl: ctl_tx, task });
+        Ok(())
+    }
+
+    /// Drop the current connection without DISCONNECT (the link is dead or we want it gone).
+    fn drop_connection(&mut self) {
+        if let Some(c) = &self.conn {
+            let _ = c.ctl.send(Ctl::Drop);
+        }
+    }
+
+    // ---- poll results -----------------------------------------------------------------------
+
+    async fn on_polled(&mut self, r: Result<Event, ConnectionError>) {
+        match r {
+            Ok(Event::Incoming(p)) => {
+                self.ping_deadline = None;
+                self.on_incoming(p);
+            }
+            Ok(Event::Outgoing(o)) => self.on_outgoing(o),
+            Err(e) => {
+                if matches!(self.mode, Mode::Attempting | Mode::Connected) {
+                    let mut err = classify(&e);
+                    if let LinkError::DeadLink(_) = err {
+                        err = LinkError::DeadLink(self.cfg.keepalive);
+                    }
+                    self.on_failure(err).await;
+                }
+            }
+        }
+        if self.flush_needed && self.mode == Mode::Connected {
+            self.flush_outbox();
+        }
+    }
+
+    fn on_incoming(&mut self, p: Incoming) {
+        match p {
+            Incoming::ConnAck(ack) => self.on_connected(ack.session_present),
+            Incoming::Publish(p) => {
+                self.rec.messages_in += 1;
+                let now = Instant::now();
+                for s in self.subs.values_mut() {
+                    if s.spec.stale_after.is_some() && rumqttc::matches(&p.topic, &s.spec.topic) {
+                        s.last_msg = Some(now);
+                    }
+                }
+                self.emit(EventKind::Message {
+                    topic: p.topic,
+                    payload: p.payload,
+                    qos: p.qos as u8,
+                    retain: p.retain,
+                });
+            }
+            Incoming::PubAck(ack) => self.on_acked(ack.pkid),
+            // QoS 2: once the broker has it (PUBREC), rumqttc completes the exchange.
+            Incoming::PubRec(rec) => self.on_acked(rec.pkid),
+            Incoming::SubAck(ack) => {
+                let Some(topic) = self.sub_pkids.remove(&ack.pkid) else { return };
+                let failed = ack.return_codes.iter().any(|c| matches!(c, SubscribeReasonCode::Failure));
+                if let Some(s) = self.subs.get_mut(&topic) {
+                    s.active = !failed;
+                }
+                if failed {
+                    // Kept registered: retried on the next connect.
+                    self.emit(EventKind::SubscribeFailed {
+                        topic,
+                        reason: "the broker refused the subscription (SUBACK failure); it will be retried on the next connect".into(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_outgoing(&mut self, o: Outgoing) {
+        match o {
+            Outgoing::Publish(pkid) => {
+                self.rec.messages_out += 1;
+                if let Some(Some(id)) = self.publish_fifo.pop_front() {
+                    if pkid == 0 {
+                        // QoS 0 is done once written.
+                        self.outbox.remove(id);
+                        self.after_outbox_removal();
+                    } else {
+                        self.in_flight.insert(pkid, id);
+                    }
+                }
+            }
+            Outgoing::Subscribe(pkid) => {
+                if let Some(topic) = self.subscribe_fifo.pop_front() {
+                    self.sub_pkids.insert(pkid, topic);
+                }
+            }
+            Outgoing::PingReq => {
+                if self.ping_deadline.is_none() {
+                    let grace = (self.cfg.keepalive / 2).max(Duration::from_secs(1));
+                    self.ping_deadline = Some(Instant::now() + grace);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_acked(&mut self, pkid: u16) {
+        if let Some(id) = self.in_flight.remove(&pkid) {
+            if self.outbox.remove(id) {
+                self.after_outbox_removal();
+            }
+        }
+    }
+
+    fn after_outbox_removal(&mut self) {
+        self.flushed += 1;
+        if self.outbox.is_empty() {
+            self.outbox.sync();
+            self.emit(EventKind::OutboxFlushed { count: self.flushed });
+            self.flushed = 0;
+        }
+        self.publish_outbox_len();
+    }
+
+    fn on_connected(&mut self, session_present: bool) {
+        let now = Instant::now();
+        let downtime = self.down_since.take().map(|t| now - t);
+        let after_failure = self.machine.in_recovery();
+        self.machine.on_connected();
+        self.mode = Mode::Connected;
+        self.last_error = None;
+        self.rec.on_connected(now, downtime);
+        self.set_state(LinkState::Connected {
+            since: Utc::now(),
+            session_present,
+        });
+        self.emit(EventKind::Connected { session_present });
+        if let (Some(downtime), true) = (downtime, self.ever_connected) {
+            self.emit(EventKind::Recovered { downtime, after_failure });
+        }
+        self.ever_connected = true;
+        // The stale-data watchdog counts silence from this connect on.
+        for s in self.subs.values_mut() {
+            s.last_msg = Some(now);
+        }
+        self.restore_subscriptions(session_present);
+        // Periodic requests: once right away so the status is fresh.
+        for i in 0..self.periodic.len() {
+            self.send_periodic(i, now);
+        }
+        self.flushed = 0;
+        self.flush_needed = true;
+        self.flush_outbox();
+    }
+
+    fn restore_subscriptions(&mut self, session_present: bool) {
+        if !session_present {
+            for s in self.subs.values_mut() {
+                s.active = false;
+            }
+        }
+        let skipped = self.subs.values().filter(|s| s.active).count();
+        let topics: Vec<(String, u8)> = self
+            .subs
+            .values()
+            .filter(|s| !s.active)
+            .map(|s| (s.spec.topic.clone(), s.spec.qos))
+            .collect();
+        let count = topics.len();
+        for (t, q) in topics {
+            self.send_subscribe(t, q);
+        }
+        if count > 0 || skipped > 0 {
+            self.emit(EventKind::SubscriptionsRestored {
+                count,
+                skipped_because_session_present: session_present && skipped > 0,
+            });
+        }
+    }
+
+    fn send_subscribe(&mut self, topic: String, qos: u8) {
+        let Some(c) = &self.conn else { return };
+        match c.client.try_subscribe(topic.clone(), qos_of(qos)) {
+            Ok(()) => self.subscribe_fifo.push_back(topic),
+            Err(e) => tracing::warn!(profile = %self.profile, %topic, error = %e, "subscribe not queued; retried on the next connect"),
+        }
+    }
+
+    fn send_periodic(&mut self, i: usize, now: Instant) {
+        let Some(p) = self.periodic.get_mut(i) else { return };
+        // Jitter: up to 10 % earlier, so many links do not fire together.
+        let jitter = 1.0 - 0.1 * rand::random::<f64>();
+        p.next_due = Some(now + p.req.interval.mul_f64(jitter));
+        let (topic, payload, qos) = (p.req.topic.clone(), p.req.payload.clone(), p.req.qos);
+        if let Some(c) = &self.conn {
+            if c.client.try_publish(topic, qos_of(qos), false, payload.into_bytes()).is_ok() {
+                self.publish_fifo.push_back(None);
+            }
+        }
+    }
+
+    /// Hand the outbox's unsent entries to the client, in order, as far as its channel takes them.
+    fn flush_outbox(&mut self) {
+        let Some(c) = &self.conn else { return };
+        let mut sent = Vec::new();
+        let mut full = false;
+        for e in self.outbox.unsent() {
+            match c.client.try_publish(e.topic.clone(), qos_of(e.qos), e.retain, e.payload.to_vec()) {
+                Ok(()) => sent.push(e.id),
+                Err(_) => {
+                    full = true;
+                    break;
+                }
+            }
+        }
+        for id in sent {
+            self.outbox.mark_in_flight(id);
+            self.publish_fifo.push_back(Some(id));
+        }
+        self.flush_needed = full;
+    }
+
+    // ---- failures and decisions -------------------------------------------------------------
+
+    async fn on_failure(&mut self, err: LinkError) {
+        let now = Instant::now();
+        if self.mode == Mode::Connected {
+            self.rec.on_dropped(now, err.cause());
+            self.down_since = Some(now);
+            self.emit(EventKind::ConnectionInterrupted {
+                error: err.to_string(),
+                cause: err.cause(),
+            });
+        } else {
+            self.emit(EventKind::AttemptFailed {
+                error: err.to_string(),
+                cause: err.cause(),
+            });
+            if self.down_since.is_none() && self.ever_connected {
+                self.down_since = Some(now);
+            }
+        }
+        // Whatever was on the wire is sent again after the next CONNACK.
+        self.outbox.reset_in_flight();
+        self.publish_fifo.clear();
+        self.in_flight.clear();
+        self.subscribe_fifo.clear();
+        self.sub_pkids.clear();
+        self.ping_deadline = None;
+        for p in &mut self.periodic {
+            p.next_due = None;
+        }
+        self.flush_needed = !self.outbox.is_empty();
+        let kind = match err {
+            LinkError::AuthRefused(_) => FailureKind::Auth,
+            LinkError::InvalidConfig(_) => FailureKind::Fatal,
+            _ => FailureKind::Retryable,
+        };
+        self.last_error = Some(err.clone());
+        let decision = self.machine.on_failure(kind, self.creds.can_refresh(), rand::random::<f64>());
+        self.apply(decision, &err).await;
+    }
+
+    async fn apply(&mut self, d: Decision, err: &LinkError) {
+        let now = Instant::now();
+        let wall = |delay: Duration| Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        match d {
+            Decision::Reconnect { attempt, delay } => {
+                let max_attempts = self.cfg.reconnect.max_reconnect_attempts;
+                self.emit(EventKind::Reconnecting {
+                    attempt,
+                    max_attempts,
+                    delay,
+                });
+                self.set_state(LinkState::Reconnecting {
+                    attempt,
+                    max_attempts,
+                    retry_at: Some(wall(delay)),
+                });
+                self.mode = Mode::Waiting {
+                    at: now + delay,
+                    recreate: false,
+                    refresh: false,
+                };
+            }
+            Decision::Recover {
+                cycle,
+                delay,
+                recreate,
+                refresh,
+                reconnection_failed,
+            } => {
+                if let Some(attempts) = reconnection_failed {
+                    self.emit(EventKind::ReconnectionFailed { attempts });
+                }
+                let max_cycles = self.cfg.recovery.max_recovery_attempts;
+                let strategy = self.cfg.recovery.strategy;
+                self.emit(EventKind::RecoveryAttempt {
+                    cycle,
+                    max_cycles,
+                    delay,
+                    refresh,
+                    strategy: strategy.as_str(),
+                });
+                self.set_state(LinkState::Recovering {
+                    cycle,
+                    max_cycles,
+                    strategy,
+                    retry_at: Some(wall(delay)),
+                });
+                self.mode = Mode::Waiting {
+                    at: now + delay,
+                    recreate,
+                    refresh,
+                };
+            }
+            Decision::GiveUp { reconnection_failed } => {
+                if let Some(attempts) = reconnection_failed {
+                    self.emit(EventKind::ReconnectionFailed { attempts });
+                }
+                let reason = format!(
+                    "recovery gave up after {} cycles (last error: {err}); waiting for Retry now, a network change or a wake",
+                    self.cfg.recovery.max_recovery_attempts
+                );
+                self.park_gave_up(reason);
+            }
+            Decision::RefreshAndRetry => {
+                self.mode = Mode::Waiting {
+                    at: now,
+                    recreate: true,
+                    refresh: true,
+                };
+            }
+            Decision::AuthRejected => {
+                let reason = err.to_string();
+                self.emit(EventKind::AuthRejected { reason: reason.clone() });
+                self.set_state(LinkState::AuthRejected { reason });
+                self.drop_connection();
+                self.mode = Mode::Parked;
+            }
+            Decision::Fatal => self.park_gave_up(format!("{err}; fix the profile, then Retry now")),
+        }
+    }
+
+    fn park_gave_up(&mut self, reason: String) {
+        self.emit(EventKind::GaveUp { reason: reason.clone() });
+        self.set_state(LinkState::GaveUp { reason });
+        self.drop_connection();
+        self.mode = Mode::Parked;
+    }
+
+    // ---- timers -----------------------------------------------------------------------------
+
+    async fn on_timer(&mut self) {
+        let now = Instant::now();
+        if let Mode::Waiting { at, recreate, refresh } = self.mode {
+            if now >= at {
+                self.attempt(recreate, refresh).await;
+            }
+        }
+        if self.mode == Mode::Connected {
+            if let Some(p) = self.ping_deadline {
+                if now >= p {
+                    self.drop_connection();
+                    self.on_failure(LinkError::DeadLink(self.cfg.keepalive)).await;
+                    return;
+                }
+            }
+            for i in 0..self.periodic.len() {
+                if self.periodic[i].next_due.is_some_and(|d| now >= d) {
+                    self.send_periodic(i, now);
+                }
+            }
+        }
+        if now >= self.next_tick {
+            self.next_tick = now + TICK;
+            self.housekeeping(now).await;
+        }
+    }
+
+    async fn housekeeping(&mut self, now: Instant) {
+        let expired = self.outbox.expire();
+        if expired > 0 {
+            self.rec.expired += expired as u64;
+            self.emit(EventKind::OutboxExpired { count: expired });
+            self.publish_outbox_len();
+        }
+        self.outbox.sync();
+        if self.mode != Mode::Connected {
+            return;
+        }
+        let stale = self.subs.values_mut().find_map(|s| {
+            let after = s.spec.stale_after?;
+            let silent = now - s.last_msg.unwrap_or(now);
+            (silent > after).then(|| {
+                s.last_msg = Some(now);
+                (s.spec.topic.clone(), silent)
+            })
+        });
+        if let Some((topic, silent_for)) = stale {
+            self.emit(EventKind::Stale {
+                topic: topic.clone(),
+                silent_for,
+            });
+            self.drop_connection();
+            self.on_failure(LinkError::Stale { topic, silent_for }).await;
+        }
+    }
+
+    // ---- commands ---------------------------------------------------------------------------
+
+    async fn on_command(&mut self, c: Command) {
+        match c {
+            Command::Subscribe(spec, reply) => {
+                let topic = spec.topic.clone();
+                let qos = spec.qos;
+                self.subs.insert(
+                    topic.clone(),
+                    Sub {
+                        spec,
+                        active: false,
+                        last_msg: Some(Instant::now()),
+                    },
+                );
+                if self.mode == Mode::Connected {
+                    self.send_subscribe(topic, qos);
+                }
+                let _ = reply.send(());
+            }
+            Command::Unsubscribe(topic, reply) => {
+                let existed = self.subs.remove(&topic).is_some();
+                if existed && self.mode == Mode::Connected {
+                    if let Some(c) = &self.conn {
+                        let _ = c.client.try_unsubscribe(topic);
+                    }
+                }
+                let _ = reply.send(existed);
+            }
+            Command::Publish {
+                topic,
+                payload,
+                qos,
+                retain,
+                reply,
+            } => {
+                let r = self.publish(topic, payload, qos, retain);
+                let _ = reply.send(r);
+            }
+            Command::AddPeriodic(req) => {
+                self.periodic.push(Periodic { req, next_due: None });
+                if self.mode == Mode::Connected {
+                    self.send_periodic(self.periodic.len() - 1, Instant::now());
+                }
+            }
+            Command::Trigger(t) => self.on_trigger(t).await,
+            Command::Pause => {
+                if self.mode != Mode::Paused {
+                    if self.mode == Mode::Connected {
+                        if let Some(c) = &self.conn {
+                            let _ = c.client.try_disconnect();
+                        }
+                        self.rec.on_dropped(Instant::now(), "paused");
+                    }
+                    self.drop_connection_after_disconnect().await;
+                    self.mode = Mode::Paused;
+                    self.down_since = None;
+                    self.set_state(LinkState::Paused);
+                    self.emit(EventKind::Paused);
+                }
+            }
+            Command::Resume => {
+                if self.mode == Mode::Paused {
+                    self.emit(EventKind::Resumed);
+                    self.machine.on_trigger();
+                    self.set_state(LinkState::Connecting);
+                    self.attempt(true, false).await;
+                }
+            }
+            Command::Diagnostics(reply) => {
+                let snap = self.rec.snapshot(Instant::now(), self.outbox.len(), self.state_tx.borrow().name());
+                let _ = reply.send(snap);
+            }
+        }
+    }
+
+    fn publish(&mut self, topic: String, payload: Bytes, qos: u8, retain: bool) -> Result<PublishOutcome, PublishError> {
+        if payload.len() + topic.len() + 8 > self.cfg.max_packet_size {
+            return Err(PublishError::TooLarge {
+                size: payload.len(),
+                max: self.cfg.max_packet_size,
+            });
+        }
+        let connected = self.mode == Mode::Connected;
+        if connected && qos == 0 && !self.flush_needed {
+            if let Some(c) = &self.conn {
+                if c.client
+                    .try_publish(topic.clone(), QoS::AtMostOnce, retain, payload.to_vec())
+                    .is_ok()
+                {
+                    self.publish_fifo.push_back(None);
+                    return Ok(PublishOutcome::Sent);
+                }
+            }
+        }
+        // QoS ≥ 1 always goes through the outbox (persisted until acknowledged), and so does
+        // anything published while offline.
+        let pushed = match self.outbox.push(topic, payload, qos, retain) {
+            Ok(p) => p,
+            Err(e) => {
+                if matches!(e, PublishError::OutboxFull(_)) {
+                    self.rec.dropped += 1;
+                    self.emit(EventKind::OutboxDropped {
+                        count: 1,
+                        reason: "refused_outbox_full",
+                    });
+                }
+                return Err(e);
+            }
+        };
+        if pushed.dropped > 0 {
+            self.rec.dropped += pushed.dropped as u64;
+            self.emit(EventKind::OutboxDropped {
+                count: pushed.dropped,
+                reason: "overflow_dropped_oldest",
+            });
+        }
+        self.publish_outbox_len();
+        if connected {
+            self.flush_outbox();
+            Ok(PublishOutcome::Sent)
+        } else {
+            self.flush_needed = true;
+            let queued = self.outbox.len();
+            self.emit(EventKind::OutboxQueued { count: queued });
+            Ok(PublishOutcome::Queued { queued })
+        }
+    }
+
+    async fn on_trigger(&mut self, t: Trigger) {
+        let act = match (self.mode, t) {
+            (Mode::Paused, _) | (Mode::Attempting, _) => false,
+            // Asleep long enough, the broker has dropped us while the socket still looks fine.
+            (Mode::Connected, Trigger::Woke) => {
+                self.drop_connection();
+                self.on_failure(LinkError::Network("the machine woke from sleep; reconnecting".into()))
+                    .await;
+                true
+            }
+            (Mode::Connected, _) => false,
+            // New credentials are what an auth refusal waits for; a network change is not.
+            (Mode::Parked, Trigger::NetworkChanged | Trigger::Woke) => !matches!(*self.state_tx.borrow(), LinkState::AuthRejected { .. }),
+            _ => true,
+        };
+        if !act {
+            return;
+        }
+        self.emit(EventKind::Triggered { trigger: t.name() });
+        self.machine.on_trigger();
+        let recreate = matches!(t, Trigger::CredentialsChanged | Trigger::RetryNow) || self.conn.is_none();
+        self.set_state(LinkState::Reconnecting {
+            attempt: 0,
+            max_attempts: self.cfg.reconnect.max_reconnect_attempts,
+            retry_at: None,
+        });
+        self.attempt(recreate, false).await;
+    }
+
+    // ---- stopping ---------------------------------------------------------------------------
+
+    /// After a DISCONNECT request: give the poller a moment to write it, then drop the link.
+    async fn drop_connection_after_disconnect(&mut self) {
+        if self.mode == Mode::Connected {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.drop_connection();
+        self.outbox.reset_in_flight();
+        self.publish_fifo.clear();
+        self.in_flight.clear();
+    }
+
+    async fn shutdown(&mut self, poll_rx: &mut mpsc::Receiver<Polled>) {
+        if self.mode == Mode::Connected {
+            if let Some(c) = &self.conn {
+                let _ = c.client.try_disconnect();
+            }
+            // Keep processing acks until DISCONNECT is written, bounded.
+            let deadline = Instant::now() + DISCONNECT_WAIT;
+            loop {
+                tokio::select! {
+                    r = poll_rx.recv() => match r {
+                        Some((g, Ok(Event::Outgoing(Outgoing::Disconnect)))) if g == self.generation => break,
+                        Some((g, Ok(Event::Outgoing(o)))) if g == self.generation => self.on_outgoing(o),
+                        Some((g, Ok(Event::Incoming(Incoming::PubAck(a))))) if g == self.generation => self.on_acked(a.pkid),
+                        Some((g, Err(_))) if g == self.generation => break,
+                        Some(_) => {}
+                        None => break,
+                    },
+                    _ = sleep_until(deadline) => break,
+                }
+            }
+        }
+        self.conn = None;
+        self.outbox.sync();
+        self.set_state(LinkState::Stopped);
+        self.emit(EventKind::Stopped);
+    }
+}
+
+fn qos_of(q: u8) -> QoS {
+    match q {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
+
+/// Polls one event loop. Never cancels a connect for a command: only `Drop` interrupts it.
+async fn poller(generation: u64, mut el: EventLoop, tx: mpsc::Sender<Polled>, mut ctl: mpsc::UnboundedReceiver<Ctl>) {
+    loop {
+        match ctl.recv().await {
+            Some(Ctl::Go) => {}
+            Some(Ctl::Drop) => continue,
+            None => return,
+        }
+        // Requests queued for a connection that is gone are replayed by the supervisor from its
+        // registry and outbox after CONNACK; rumqttc's own copies would be duplicates.
+        el.clean();
+        el.pending.clear();
+        loop {
+            tokio::select! {
+                biased;
+                c = ctl.recv() => match c {
+                    Some(Ctl::Drop) => {
+                        el.clean();
+                        el.pending.clear();
+                        break;
+                    }
+                    Some(Ctl::Go) => {}
+                    None => return,
+                },
+                r = el.poll() => {
+                    let failed = r.is_err();
+                    if failed {
+                        el.pending.clear();
+                    }
+                    if tx.send((generation, r)).await.is_err() {
+                        return;
+                    }
+                    if failed {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}

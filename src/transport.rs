@@ -1,0 +1,112 @@
+//! Turning a [`LinkConfig`] into rumqttc options: TCP, TLS (rustls with the OS trust store, a
+//! custom CA, a client certificate) and WebSockets.
+
+use crate::config::{LinkConfig, Scheme, TlsConfig};
+use crate::credentials::Credentials;
+use crate::error::ConfigError;
+use rumqttc::{MqttOptions, TlsConfiguration, Transport};
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+
+/// Requests the engine may queue in rumqttc's channel before it must wait; above the outbox bound
+/// so a full outbox flush never blocks the supervisor.
+pub(crate) const REQUEST_CHANNEL: usize = 4096;
+
+/// Build rumqttc options. `creds` may carry a password: it lives only in memory, in the options.
+pub fn mqtt_options(cfg: &LinkConfig, creds: &Credentials) -> Result<MqttOptions, ConfigError> {
+    let b = &cfg.broker;
+    let mut opts = match b.scheme {
+        // rumqttc takes the whole URL as the "host" for WebSockets.
+        Scheme::Ws | Scheme::Wss => MqttOptions::new(&cfg.client_id, b.display(), b.port),
+        _ => MqttOptions::new(&cfg.client_id, &b.host, b.port),
+    };
+    opts.set_keep_alive(cfg.keepalive)
+        .set_clean_session(cfg.clean_session)
+        .set_max_packet_size(cfg.max_packet_size, cfg.max_packet_size)
+        .set_request_channel_capacity(REQUEST_CHANNEL)
+        // rumqttc resends its own pending list slowly by default; we replay from the outbox.
+        .set_pending_throttle(std::time::Duration::ZERO)
+        .set_inflight(100);
+    let username = creds.username.clone().or_else(|| b.username.clone());
+    match (username, &creds.password) {
+        (Some(u), Some(p)) => {
+            opts.set_credentials(u, p.expose_secret());
+        }
+        (Some(u), None) => {
+            opts.set_credentials(u, "");
+        }
+        (None, Some(_)) => return Err(ConfigError::new("username", "a password is stored but no user name is set")),
+        (None, None) => {}
+    }
+    match b.scheme {
+        Scheme::Mqtt => {}
+        Scheme::Ws => {
+            opts.set_transport(Transport::Ws);
+        }
+        Scheme::Mqtts => {
+            opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::new(rustls_config(
+                &cfg.tls,
+            )?))));
+        }
+        Scheme::Wss => {
+            opts.set_transport(Transport::wss_with_config(TlsConfiguration::Rustls(Arc::new(rustls_config(
+                &cfg.tls,
+            )?))));
+        }
+    }
+    Ok(opts)
+}
+
+/// rustls with the `ring` provider, the OS trust store plus any custom CA, and an optional client
+/// certificate.
+pub fn rustls_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, ConfigError> {
+    let mut roots = rustls::RootCertStore::empty();
+    // A broken OS store is not fatal when a custom CA is given; an empty one is reported below.
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = &tls.ca_file {
+        for cert in read_certs(path, "tls.ca_file")? {
+            roots
+                .add(cert)
+                .map_err(|e| ConfigError::new("tls.ca_file", format!("{}: {e}", path.display())))?;
+        }
+    }
+    if roots.is_empty() {
+        return Err(ConfigError::new(
+            "tls.ca_file",
+            "no trusted CA: the OS trust store is empty and no ca_file is set",
+        ));
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConfigError::new("tls", e.to_string()))?
+        .with_root_certificates(roots);
+    match (&tls.client_cert, &tls.client_key) {
+        (Some(cert), Some(key)) => {
+            let chain = read_certs(cert, "tls.client_cert")?;
+            let key_pem = std::fs::read(key).map_err(|e| ConfigError::new("tls.client_key", format!("{}: {e}", key.display())))?;
+            let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
+                .map_err(|e| ConfigError::new("tls.client_key", format!("{}: {e}", key.display())))?
+                .ok_or_else(|| ConfigError::new("tls.client_key", format!("{}: no private key found (PEM expected)", key.display())))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| ConfigError::new("tls.client_cert", e.to_string()))
+        }
+        _ => Ok(builder.with_no_client_auth()),
+    }
+}
+
+fn read_certs(path: &std::path::Path, field: &str) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, ConfigError> {
+    let pem = std::fs::read(path).map_err(|e| ConfigError::new(field, format!("{}: {e}", path.display())))?;
+    let certs: Result<Vec<_>, _> = rustls_pemfile::certs(&mut pem.as_slice()).collect();
+    let certs = certs.map_err(|e| ConfigError::new(field, format!("{}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(ConfigError::new(
+            field,
+            format!("{}: no certificate found (PEM expected)", path.display()),
+        ));
+    }
+    Ok(certs)
+}
