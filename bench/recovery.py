@@ -77,6 +77,7 @@ MIN_DRAIN_AFTER_LAST_PUB = 5.0  # s; the last messages need a moment even if rec
 PUBLISHER_MAX_SEQ = 200_000     # hard bound on the publish loop (~5.5 h at 10/s)
 STOP_GRACE = 5.0                # s between SIGTERM and SIGKILL for any child
 PAYLOAD_RE = re.compile(r"seq:(\d+)")
+SKIPPED_RE = re.compile(r"skipped (\d+) events")
 
 
 def now() -> float:
@@ -593,6 +594,9 @@ def run_once(cfg: Config, kind: str, outage: float, run_id: str, children: Child
                 "msgs_during_outage": sum(1 for t, _ in msgs if t_down <= t < t_back),
                 "unacked_received": len(got - set(acked)),
                 "noise_lines": c.noise,
+                # Tether reports on stderr when its printer lagged and dropped
+                # events; such drops would otherwise look like lost messages.
+                "stderr_skipped_events": sum(int(n) for n in SKIPPED_RE.findall(tail_text(c.stderr_log, 1 << 20))),
                 "exit_code": c.proc.poll(),  # None = still running, as it should be
             }
             raw[name] = {
@@ -753,6 +757,8 @@ def write_report(cfg: Config, meta: dict, results: list[dict], final: bool) -> N
                 notes.append(f"{c['msgs_during_outage']} msgs during outage")
             if c["lost"]:
                 notes.append(f"lost seqs {c['lost_seqs'][:5]}")
+            if c.get("stderr_skipped_events"):
+                notes.append(f"client output skipped {c['stderr_skipped_events']} events")
             if c["noise_lines"]:
                 notes.append(f"{c['noise_lines']} unparsed lines")
             lines.append(f"| {r['run_id']} | {scenario_label(r['kind'], r['outage_s'])} | {name} | "

@@ -162,7 +162,7 @@ impl RecoveryPolicy {
     pub fn refreshes(&self, cycle: u32) -> bool {
         match self.strategy {
             RecoveryStrategy::RefreshAndRecreate => true,
-            RecoveryStrategy::Backoff => self.refresh_every > 0 && cycle % self.refresh_every == 0,
+            RecoveryStrategy::Backoff => self.refresh_every > 0 && cycle.is_multiple_of(self.refresh_every),
             _ => false,
         }
     }

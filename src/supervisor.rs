@@ -110,6 +110,9 @@ pub(crate) struct Supervisor {
     down_since: Option<Instant>,
     /// Whether the link was ever connected (the first connect is not a recovery).
     ever_connected: bool,
+    /// This outage went past tier 1 (`reconnection_failed`, `gave_up`, `auth_rejected`): its
+    /// recovery is worth telling the user about, even after a trigger reset the counters.
+    outage_failed: bool,
     /// The last failure, for `gave_up`'s reason.
     last_error: Option<LinkError>,
     /// Outbox ids of publishes handed to the client, in order, until rumqttc numbers them
@@ -182,6 +185,7 @@ impl Supervisor {
             poll_tx,
             down_since: None,
             ever_connected: false,
+            outage_failed: false,
             last_error: None,
             publish_fifo: VecDeque::new(),
             in_flight: HashMap::new(),
@@ -392,11 +396,9 @@ impl Supervisor {
                     self.sub_pkids.insert(pkid, topic);
                 }
             }
-            Outgoing::PingReq => {
-                if self.ping_deadline.is_none() {
-                    let grace = (self.cfg.keepalive / 2).max(Duration::from_secs(1));
-                    self.ping_deadline = Some(Instant::now() + grace);
-                }
+            Outgoing::PingReq if self.ping_deadline.is_none() => {
+                let grace = (self.cfg.keepalive / 2).max(Duration::from_secs(1));
+                self.ping_deadline = Some(Instant::now() + grace);
             }
             _ => {}
         }
@@ -423,7 +425,7 @@ impl Supervisor {
     fn on_connected(&mut self, session_present: bool) {
         let now = Instant::now();
         let downtime = self.down_since.take().map(|t| now - t);
-        let after_failure = self.machine.in_recovery();
+        let after_failure = std::mem::take(&mut self.outage_failed) || self.machine.in_recovery();
         self.machine.on_connected();
         self.mode = Mode::Connected;
         self.last_error = None;
@@ -589,6 +591,7 @@ impl Supervisor {
                 reconnection_failed,
             } => {
                 if let Some(attempts) = reconnection_failed {
+                    self.outage_failed = true;
                     self.emit(EventKind::ReconnectionFailed { attempts });
                 }
                 let max_cycles = self.cfg.recovery.max_recovery_attempts;
@@ -630,6 +633,7 @@ impl Supervisor {
                 };
             }
             Decision::AuthRejected => {
+                self.outage_failed = true;
                 let reason = err.to_string();
                 self.emit(EventKind::AuthRejected { reason: reason.clone() });
                 self.set_state(LinkState::AuthRejected { reason });
@@ -641,6 +645,7 @@ impl Supervisor {
     }
 
     fn park_gave_up(&mut self, reason: String) {
+        self.outage_failed = true;
         self.emit(EventKind::GaveUp { reason: reason.clone() });
         self.set_state(LinkState::GaveUp { reason });
         self.drop_connection();

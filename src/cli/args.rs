@@ -226,26 +226,7 @@ pub struct PubArgs {
 #[derive(Subcommand, Debug)]
 pub enum ProfileCmd {
     /// Add a profile for a broker URL.
-    Add {
-        name: String,
-        url: String,
-        #[arg(long, short = 'u')]
-        username: Option<String>,
-        #[arg(long = "sub", short = 's', value_name = "TOPIC")]
-        subs: Vec<String>,
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=2))]
-        qos: u8,
-        #[arg(long)]
-        client_id: Option<String>,
-        #[arg(long)]
-        clean_session: bool,
-        #[arg(long, value_name = "S")]
-        keepalive: Option<f64>,
-        #[arg(long, value_name = "FILE")]
-        ca_file: Option<std::path::PathBuf>,
-        #[command(flatten)]
-        policy: PolicyArgs,
-    },
+    Add(Box<AddArgs>),
     /// List profiles.
     List,
     /// Show one profile as stored (no secrets are ever stored there).
@@ -260,4 +241,29 @@ pub enum CredsCmd {
     Set { profile: String },
     /// Delete the password of PROFILE from the OS keychain.
     Delete { profile: String },
+}
+
+#[derive(Args, Debug)]
+pub struct AddArgs {
+    /// The profile name (letters, digits, - _ .).
+    pub name: String,
+    /// Broker URL: mqtt://, mqtts://, ws://, wss://.
+    pub url: String,
+    #[arg(long, short = 'u')]
+    pub username: Option<String>,
+    /// Topic filter to keep subscribed (repeatable).
+    #[arg(long = "sub", short = 's', value_name = "TOPIC")]
+    pub subs: Vec<String>,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub qos: u8,
+    #[arg(long)]
+    pub client_id: Option<String>,
+    #[arg(long)]
+    pub clean_session: bool,
+    #[arg(long, value_name = "S")]
+    pub keepalive: Option<f64>,
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }

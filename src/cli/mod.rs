@@ -8,7 +8,7 @@
 mod args;
 mod output;
 
-pub use args::{Cli, Cmd, CredsCmd, PolicyArgs, ProfileCmd, PubArgs, Target, WatchArgs};
+pub use args::{AddArgs, Cli, Cmd, CredsCmd, PolicyArgs, ProfileCmd, PubArgs, Target, WatchArgs};
 
 use crate::config::{LinkConfig, Subscription};
 use crate::credentials::{account, CredentialError, CredentialSource, Credentials, KeychainSource, OsKeychain, SecretStore, StaticSource};
@@ -322,18 +322,19 @@ async fn publish(a: PubArgs, paths: &Paths) -> Result<(), CliError> {
 async fn profile(c: ProfileCmd, paths: &Paths) -> Result<(), CliError> {
     let store = ProfileStore::new(paths.profiles_file());
     match c {
-        ProfileCmd::Add {
-            name,
-            url,
-            username,
-            subs,
-            qos,
-            client_id,
-            clean_session,
-            keepalive,
-            ca_file,
-            policy,
-        } => {
+        ProfileCmd::Add(a) => {
+            let AddArgs {
+                name,
+                url,
+                username,
+                subs,
+                qos,
+                client_id,
+                clean_session,
+                keepalive,
+                ca_file,
+                policy,
+            } = *a;
             validate_name(&name)?;
             let mut p = Profile::mqtt(&url)?;
             if username.is_some() {

@@ -1,0 +1,285 @@
+//! The `tether` binary as a user runs it: against a real Mosquitto, through broker restarts and
+//! `kill -9`, with bad input.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tether");
+
+/// A `tether` command with its own config and data dirs (never the user's).
+fn tether(home: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.env("TETHER_CONFIG_DIR", home.join("config"))
+        .env("TETHER_DATA_DIR", home.join("data"))
+        .env_remove("DBUS_SESSION_BUS_ADDRESS");
+    c
+}
+
+/// A running `tether watch --json`, its stdout lines collected as JSON values.
+struct Watch {
+    child: Child,
+    lines: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Watch {
+    fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("tether runs");
+        let out = child.stdout.take().expect("stdout");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let l = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                l.lock().unwrap().push(v);
+            }
+        });
+        Self { child, lines }
+    }
+
+    fn events(&self) -> Vec<serde_json::Value> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.events()
+            .iter()
+            .map(|v| v["event"].as_str().unwrap_or("?").to_string())
+            .collect()
+    }
+
+    fn wait(&self, what: &str, limit: Duration, pred: impl Fn(&[serde_json::Value]) -> bool) {
+        let deadline = Instant::now() + limit;
+        while !pred(&self.events()) {
+            assert!(Instant::now() < deadline, "no {what} within {limit:?}: {:?}", self.names());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_event(&self, name: &str, limit: Duration) {
+        self.wait(name, limit, |v| v.iter().any(|e| e["event"] == name));
+    }
+
+    /// SIGTERM (as Ctrl-C would) and the exit code.
+    fn stop(mut self) -> i32 {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(st) = self.child.try_wait().expect("wait") {
+                return st.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("tether did not stop within 10 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn watch_json_prints_backoff_and_recovery_through_a_broker_restart_and_loses_nothing() {
+    let mut broker = Broker::start(BrokerOptions {
+        persistence: true,
+        ..Default::default()
+    });
+    let home = tempfile::tempdir().unwrap();
+    let topic = unique("watch");
+    let mut cmd = tether(home.path());
+    cmd.args([
+        "watch",
+        &format!("mqtt://127.0.0.1:{}", broker.port),
+        "--sub",
+        &format!("{topic}/#"),
+        "--json",
+    ])
+    .args([
+        "--client-id",
+        &unique("cli"),
+        "--initial-reconnect-delay",
+        "0.5",
+        "--max-reconnect-delay",
+        "4",
+    ]);
+    let w = Watch::spawn(cmd);
+    w.wait_event("subscriptions_restored", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+
+    broker.stop();
+    std::thread::sleep(Duration::from_secs(4));
+    broker.restart();
+    // Published while Tether is still away (its next attempt is up to 4 s off): the broker keeps
+    // them in the persistent session.
+    let sent: Vec<String> = (0..20).map(|i| format!("p{i}")).collect();
+    mosquitto_pub_lines(broker.port, &format!("{topic}/x"), &sent, 1);
+    w.wait("all 20 messages", Duration::from_secs(20), |v| {
+        v.iter().filter(|e| e["event"] == "message").count() >= 20
+    });
+    let code = w.stop_and_check(&sent);
+    assert_eq!(code, 0, "Ctrl-C/SIGTERM is a clean exit");
+}
+
+impl Watch {
+    fn stop_and_check(self, sent: &[String]) -> i32 {
+        let events = self.events();
+        let names = self.names();
+        for e in &events {
+            let ts = e["ts"].as_str().expect("ts");
+            assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok() && ts.len() == 24, "ts {ts}");
+        }
+        let pos = |n: &str| names.iter().position(|x| x == n).unwrap_or_else(|| panic!("no {n} in {names:?}"));
+        assert!(pos("connection_interrupted") < pos("reconnecting"));
+        assert!(pos("reconnecting") < pos("recovered"));
+        let delays: Vec<u64> = events
+            .iter()
+            .filter(|e| e["event"] == "reconnecting")
+            .filter_map(|e| e["delay_ms"].as_u64())
+            .collect();
+        assert!(delays.len() >= 2, "{names:?}");
+        assert!(delays.windows(2).all(|w| w[1] >= w[0]), "delays grow: {delays:?}");
+        assert!(delays.last() > delays.first(), "delays grow: {delays:?}");
+        let got: Vec<String> = events
+            .iter()
+            .filter(|e| e["event"] == "message")
+            .map(|e| e["payload"].as_str().unwrap_or_default().to_string())
+            .collect();
+        let missing: Vec<_> = sent.iter().filter(|s| !got.contains(s)).collect();
+        assert!(missing.is_empty(), "missing {missing:?}");
+        self.stop()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_publishes_survive_kill_9_and_go_out_in_order() {
+    let broker = Broker::start(BrokerOptions::default());
+    let proxy = FaultProxy::start(broker.port).await;
+    let topic = unique("kill9");
+    let observer = Observer::start(broker.port, &topic);
+    let home = tempfile::tempdir().unwrap();
+    let st = tether(home.path())
+        .args(["profile", "add", "dev", &format!("mqtt://127.0.0.1:{}", proxy.port)])
+        .args(["--initial-reconnect-delay", "0.1", "--max-reconnect-delay", "0.3"])
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+
+    proxy.set(Mode::Refuse);
+    for i in 0..10 {
+        let out = tether(home.path())
+            .args(["pub", "--profile", "dev", &topic, &format!("k{i}"), "--timeout", "0.3"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "queued, not delivered: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("stay queued"));
+    }
+    // One more, killed with SIGKILL while it waits for the link.
+    let mut victim = tether(home.path())
+        .args(["pub", "--profile", "dev", &topic, "k10", "--timeout", "60"])
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _ = Command::new("kill").arg("-KILL").arg(victim.id().to_string()).status();
+    let _ = victim.wait();
+    assert!(observer.lines().is_empty(), "nothing may leak through a refusing link");
+
+    proxy.restore();
+    let w = Watch::spawn({
+        let mut c = tether(home.path());
+        c.args(["watch", "--profile", "dev", "--json"]);
+        c
+    });
+    let lines = observer.wait_lines(11, Duration::from_secs(15)).await;
+    let expected: Vec<String> = (0..=10).map(|i| format!("k{i}")).collect();
+    assert_eq!(lines, expected, "all queued publishes, in order, once");
+    w.wait_event("outbox_flushed", Duration::from_secs(5));
+    // Diagnostics of the running profile.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let d = tether(home.path()).args(["diag", "dev"]).output().unwrap();
+    assert!(d.status.success(), "{}", String::from_utf8_lossy(&d.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&d.stdout).expect("diag is JSON");
+    assert_eq!(v["state"], "connected");
+    assert!(v["connects"].as_u64() >= Some(1) && v["messages_out"].as_u64() >= Some(11), "{v}");
+    assert_eq!(w.stop(), 0);
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_exit_code_2() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let o = tether(home.path()).args(args).output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    let (code, err) = run(&["watch", "http://127.0.0.1:1"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("unsupported scheme") && err.contains("mqtt://"), "{err}");
+    let (code, err) = run(&["watch", "mqtt://127.0.0.1:1", "--sub", "a/#/b"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("a/#/b") && err.contains("topic filter"), "{err}");
+    let (code, err) = run(&["pub", "mqtt://127.0.0.1:1", "a/+", "x"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("topic name"), "{err}");
+    let (code, err) = run(&["watch", "mqtt://u:hunter2@127.0.0.1:1"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("password") && !err.contains("hunter2"), "{err}");
+    let (code, err) = run(&["watch", "--profile", "nope"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no profile named"), "{err}");
+
+    // A malformed profile file: reported with its line, and never overwritten.
+    let file = home.path().join("config").join("profiles.toml");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let bad = "[profiles.a]\nclient_id = \"x\"\nurl = \"mqtt://h\"\nkeepalive = [1\n";
+    std::fs::write(&file, bad).unwrap();
+    let (code, err) = run(&["profile", "add", "b", "mqtt://127.0.0.1:1883"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("profiles.toml:4:"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), bad);
+}
+
+#[test]
+fn profiles_are_added_listed_shown_and_removed() {
+    let home = tempfile::tempdir().unwrap();
+    let ok = |args: &[&str]| {
+        let o = tether(home.path()).args(args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    ok(&[
+        "profile",
+        "add",
+        "lab",
+        "mqtts://broker.example:8883",
+        "-u",
+        "ops",
+        "--sub",
+        "lab/#",
+        "--strategy",
+        "recreate",
+        "--max-reconnect-attempts",
+        "4",
+    ]);
+    let list = ok(&["profile", "list"]);
+    assert!(
+        list.contains("lab") && list.contains("mqtts://broker.example:8883") && list.contains("tether-"),
+        "{list}"
+    );
+    let show = ok(&["profile", "show", "lab"]);
+    assert!(
+        show.contains("strategy = \"recreate\"") && show.contains("max_reconnect_attempts = 4"),
+        "{show}"
+    );
+    let o = tether(home.path()).args(["profile", "add", "lab", "mqtt://x"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "duplicate names are refused");
+    ok(&["profile", "remove", "lab"]);
+    assert!(!ok(&["profile", "list"]).contains("lab\t"));
+}

@@ -1,0 +1,214 @@
+//! The real-parts test rig: a Mosquitto per test on an ephemeral port, a fault proxy in front of
+//! it, and helpers to wait for events. Every wait is bounded.
+#![allow(dead_code)]
+
+pub mod broker;
+pub mod proxy;
+
+pub use broker::{Broker, BrokerOptions};
+#[allow(unused_imports)] // not every test binary uses the proxy
+pub use proxy::{FaultProxy, Mode};
+
+use std::sync::Arc;
+use std::time::Duration;
+use tether::config::LinkConfig;
+use tether::credentials::{Credentials, StaticSource};
+use tether::event::{EventKind, LinkEvent};
+use tether::{Link, LinkHandle};
+use tokio::sync::broadcast;
+
+/// A unique name per test run (client ids, topics), so tests never collide.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{:08x}", std::process::id(), rand_u32())
+}
+
+fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.finish() as u32
+}
+
+/// A link config for `port` with short test delays (the real defaults are for the benchmark).
+pub fn fast_config(port: u16) -> LinkConfig {
+    let mut c = LinkConfig::new(unique("test"), &format!("mqtt://127.0.0.1:{port}")).expect("valid url");
+    c.client_id = unique("tether");
+    c.keepalive = Duration::from_secs(5);
+    c.connect_timeout = Duration::from_secs(2);
+    c.reconnect.initial_reconnect_delay = Duration::from_millis(100);
+    c.reconnect.max_reconnect_delay = Duration::from_millis(400);
+    c.reconnect.max_reconnect_attempts = 50;
+    c.recovery.initial_recovery_delay = Duration::from_millis(300);
+    c.recovery.max_recovery_delay = Duration::from_secs(1);
+    c
+}
+
+pub fn anonymous() -> Arc<StaticSource> {
+    Arc::new(StaticSource(Credentials::default()))
+}
+
+/// Start a link and an event receiver that sees everything from the first event.
+pub fn start(cfg: LinkConfig) -> (LinkHandle, Events) {
+    let (h, rx) = Link::start_subscribed(cfg, anonymous()).expect("link starts");
+    (h, Events { rx, seen: Vec::new() })
+}
+
+/// Events of one link, with the history kept for assertions.
+pub struct Events {
+    pub rx: broadcast::Receiver<LinkEvent>,
+    pub seen: Vec<LinkEvent>,
+}
+
+impl Events {
+    /// Wait (bounded) for the first event matching `pred`; panics with the history on timeout.
+    pub async fn wait_for(&mut self, what: &str, limit: Duration, pred: impl Fn(&EventKind) -> bool) -> LinkEvent {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Ok(ev)) => {
+                    self.seen.push(ev.clone());
+                    if pred(&ev.kind) {
+                        return ev;
+                    }
+                }
+                Ok(Err(broadcast::error::RecvError::Lagged(n))) => panic!("test receiver lagged by {n}"),
+                Ok(Err(broadcast::error::RecvError::Closed)) => panic!("link closed while waiting for {what}"),
+                Err(_) => panic!("no {what} within {limit:?}; events so far: {:?}", self.names()),
+            }
+        }
+    }
+
+    pub async fn wait_name(&mut self, name: &str, limit: Duration) -> LinkEvent {
+        self.wait_for(name, limit, |k| k.name() == name).await
+    }
+
+    /// Collect everything that arrives within `d`.
+    pub async fn drain_for(&mut self, d: Duration) {
+        let deadline = tokio::time::Instant::now() + d;
+        while let Ok(Ok(ev)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            self.seen.push(ev);
+        }
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.seen.iter().map(|e| e.kind.name()).collect()
+    }
+
+    pub fn count(&self, name: &str) -> usize {
+        self.seen.iter().filter(|e| e.kind.name() == name).count()
+    }
+
+    /// Payloads of messages seen so far, in order of arrival.
+    pub fn payloads(&self) -> Vec<String> {
+        self.seen
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Message { payload, .. } => Some(String::from_utf8_lossy(payload).to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Publish with Debian's `mosquitto_pub`: another, independent client.
+pub fn mosquitto_pub(port: u16, topic: &str, payload: &str, qos: u8) {
+    let st = std::process::Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-t",
+            topic,
+            "-m",
+            payload,
+            "-q",
+            &qos.to_string(),
+        ])
+        .status()
+        .expect("mosquitto_pub runs");
+    assert!(st.success(), "mosquitto_pub failed for {topic}");
+}
+
+/// Publish many messages through one `mosquitto_pub` connection (one line of stdin each).
+pub fn mosquitto_pub_lines(port: u16, topic: &str, lines: &[String], qos: u8) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-t",
+            topic,
+            "-l",
+            "-q",
+            &qos.to_string(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("mosquitto_pub runs");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        for l in lines {
+            writeln!(stdin, "{l}").expect("write to mosquitto_pub");
+        }
+    }
+    assert!(child.wait().expect("mosquitto_pub exits").success());
+}
+
+/// An independent observer: `mosquitto_sub` printing each payload of `topic` on a line.
+pub struct Observer {
+    child: std::process::Child,
+    lines: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Observer {
+    pub fn start(port: u16, topic: &str) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", topic, "-q", "1"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("mosquitto_sub runs");
+        let out = child.stdout.take().expect("stdout");
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let l = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                l.lock().unwrap().push(line);
+            }
+        });
+        // Let it subscribe before anything is published.
+        std::thread::sleep(Duration::from_millis(300));
+        Self { child, lines }
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Wait (bounded) until `n` lines arrived.
+    pub async fn wait_lines(&self, n: usize, limit: Duration) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let l = self.lines();
+            if l.len() >= n || tokio::time::Instant::now() > deadline {
+                return l;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Observer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
