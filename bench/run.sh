@@ -29,5 +29,10 @@ if [ ! -f "$here/peers/node_modules/.package-lock.json" ] \
     (cd "$here/peers" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# Tether itself: the release build of this checkout, unless TETHER_BIN points elsewhere.
+if [ -z "${TETHER_BIN:-}" ]; then
+    cargo build --release --locked --quiet --bin tether
+fi
+
 export BENCH_COMMAND="bash bench/run.sh${*:+ $*}"
 exec "$venv/bin/python" "$here/recovery.py" "$@"

@@ -11,6 +11,8 @@ pub struct BrokerOptions {
     pub persistence: bool,
     /// Require this user and password (a mosquitto password file).
     pub user: Option<(String, String)>,
+    /// More mosquitto.conf lines (benchmarks lift queue limits).
+    pub extra: String,
 }
 
 pub struct Broker {
@@ -68,6 +70,7 @@ impl Broker {
                 conf.push_str(&format!("allow_anonymous false\npassword_file {}\n", pw.display()));
             }
         }
+        conf.push_str(&opts.extra);
         std::fs::write(dir.path().join("mosquitto.conf"), conf).expect("write conf");
         let mut b = Self { port, dir, child: None };
         b.restart();
