@@ -9,4 +9,4 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 # The integration tests start their own Mosquitto brokers, fault proxies, D-Bus session and
 # gnome-keyring; nothing is shared between tests.
-cargo test --all-targets --locked
+cargo test --locked
