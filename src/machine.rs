@@ -63,6 +63,9 @@ pub struct Machine {
     cycle: u32,
     /// The one credential refresh allowed after an auth refusal has been used.
     auth_refreshed: bool,
+    /// How far the last tier 1 attempt was moved before the plain schedule: the next delay gives
+    /// it back, so offsets never accumulate (see `policy`'s jitter bounds).
+    last_offset: Duration,
 }
 
 impl Machine {
@@ -74,6 +77,7 @@ impl Machine {
             attempt: 0,
             cycle: 0,
             auth_refreshed: false,
+            last_offset: Duration::ZERO,
         }
     }
 
@@ -111,6 +115,7 @@ impl Machine {
         self.attempt = 0;
         self.cycle = 0;
         self.auth_refreshed = false;
+        self.last_offset = Duration::ZERO;
     }
 
     /// A connection attempt failed or an established link dropped.
@@ -127,10 +132,16 @@ impl Machine {
             FailureKind::Retryable => {}
         }
         if self.phase == Phase::Tier1 && self.reconnect.auto_reconnect && self.attempt < self.reconnect.max_reconnect_attempts {
+            if self.attempt == 0 {
+                self.last_offset = Duration::ZERO;
+            }
             self.attempt += 1;
+            let offset = self.reconnect.jitter_offset(self.attempt, unit);
+            let delay = (self.reconnect.delay(self.attempt) + self.last_offset).saturating_sub(offset);
+            self.last_offset = offset;
             return Decision::Reconnect {
                 attempt: self.attempt,
-                delay: self.reconnect.delay(self.attempt, unit),
+                delay,
             };
         }
         // Tier 1 just ran out (it fires reconnection_failed once), or a tier 2 attempt failed.
@@ -361,6 +372,29 @@ mod tests {
                 delay: Duration::from_secs(1)
             }
         );
+    }
+
+    #[test]
+    fn jittered_attempts_are_never_later_than_the_plain_schedule_and_do_not_drift() {
+        let mut m = machine(RecoveryStrategy::Backoff, 10, 1);
+        m.reconnect.jitter = true;
+        let plain: Vec<f64> = (1..=10).map(|n| m.reconnect.delay(n).as_secs_f64()).collect();
+        let units = [0.9, 0.1, 0.99, 0.0, 0.5, 0.95, 0.3, 0.7, 0.05, 0.6];
+        let (mut t, mut s) = (0.0, 0.0);
+        for (i, u) in units.iter().enumerate() {
+            let Decision::Reconnect { delay, .. } = m.on_failure(FailureKind::Retryable, false, *u) else {
+                panic!("tier 1")
+            };
+            t += delay.as_secs_f64();
+            s += plain[i];
+            let early = s - t;
+            assert!(early >= -1e-9, "attempt {} at {t} after the plain {s}", i + 1);
+            assert!(
+                early <= 1.0 + 1e-9 && early <= 0.2 * plain[i] + 1e-9,
+                "attempt {} {early}s early",
+                i + 1
+            );
+        }
     }
 
     #[test]

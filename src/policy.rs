@@ -5,16 +5,25 @@
 //!
 //! # Jitter bounds
 //!
-//! With jitter on, a delay `d` (already capped at the maximum) becomes a value in
-//! `[d × (1 − JITTER_FRACTION), d]`: never longer than the plain schedule, never more than 20 %
-//! shorter. That spreads a fleet of clients reconnecting to one broker without ever making the
-//! user wait longer than the documented schedule.
+//! Tier 1: attempt `n` starts up to `min(20 % of its delay, 1 s)` *earlier* than the plain
+//! schedule (`d₁ + … + dₙ` after the drop, plus the time the failed connects took), never later,
+//! and the offsets do not accumulate: each attempt is offset from the plain schedule, not from
+//! the previous attempt. So Tether never tries later, nor more often, than a client with the same
+//! plain backoff (paho's 1 → 120 s, say), while a fleet dropped at the same instant spreads its
+//! attempts over up to a second instead of arriving in lockstep. (An earlier draft took up to
+//! 20 % off every delay; the savings added up, and an attempt due at 63 s landed as early as
+//! 50 s, missing a broker that was back at 60 s by a whole two-minute delay.)
+//!
+//! Tier 2: each recovery delay `d` becomes a value in `[d × (1 − 20 %), d]`: cycles are minutes
+//! apart, so there is no schedule to keep in step with and a wider spread helps more.
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The fraction of a delay that jitter may take away (see the module docs).
 pub const JITTER_FRACTION: f64 = 0.2;
+/// Tier 1 attempts start at most this much before the plain schedule (see the module docs).
+pub const JITTER_CAP: Duration = Duration::from_secs(1);
 
 /// Tier 1: built-in reconnection with exponential backoff.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,7 +41,7 @@ pub struct ReconnectPolicy {
     pub max_reconnect_delay: Duration,
     /// Growth of the delay per attempt.
     pub reconnect_backoff_multiplier: f64,
-    /// Spread delays by up to [`JITTER_FRACTION`] downwards.
+    /// Spread attempts within the documented bounds (see the module docs).
     pub jitter: bool,
 }
 
@@ -50,15 +59,25 @@ impl Default for ReconnectPolicy {
 }
 
 impl ReconnectPolicy {
-    /// The delay before tier 1 attempt `attempt` (1-based), given a uniform random `unit` in [0, 1).
-    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
+    /// The plain (un-jittered) delay before tier 1 attempt `attempt` (1-based).
+    pub fn delay(&self, attempt: u32) -> Duration {
         backoff(
             self.initial_reconnect_delay,
             self.max_reconnect_delay,
             self.reconnect_backoff_multiplier,
             attempt,
-            self.jitter.then_some(unit),
+            None,
         )
+    }
+
+    /// How far before the plain schedule attempt `attempt` starts, given a uniform random `unit`
+    /// in [0, 1): up to `min(20 % of its delay, 1 s)`, zero without jitter.
+    pub fn jitter_offset(&self, attempt: u32, unit: f64) -> Duration {
+        if !self.jitter {
+            return Duration::ZERO;
+        }
+        let bound = self.delay(attempt).mul_f64(JITTER_FRACTION).min(JITTER_CAP);
+        bound.mul_f64(unit.clamp(0.0, 1.0))
     }
 }
 
@@ -215,30 +234,25 @@ mod tests {
 
     #[test]
     fn default_tier1_schedule_doubles_from_one_second_and_caps_at_two_minutes() {
-        let p = ReconnectPolicy {
-            jitter: false,
-            ..Default::default()
-        };
-        let got: Vec<_> = (1..=10).map(|n| p.delay(n, 0.5)).collect();
+        let p = ReconnectPolicy::default();
+        let got: Vec<_> = (1..=10).map(|n| p.delay(n)).collect();
         assert_eq!(got, secs(&[1, 2, 4, 8, 16, 32, 64, 120, 120, 120]));
     }
 
     #[test]
-    fn jitter_stays_within_the_documented_bounds() {
+    fn jitter_offsets_stay_within_the_documented_bounds() {
         let p = ReconnectPolicy::default();
         for n in 1..=12 {
-            let plain = ReconnectPolicy {
-                jitter: false,
-                ..p.clone()
-            }
-            .delay(n, 0.0);
+            let bound = p.delay(n).mul_f64(JITTER_FRACTION).min(JITTER_CAP);
             for u in [0.0, 0.25, 0.5, 0.999, 1.0] {
-                let d = p.delay(n, u);
-                assert!(d <= plain, "attempt {n}: {d:?} above {plain:?}");
-                assert!(d.as_secs_f64() >= plain.as_secs_f64() * (1.0 - JITTER_FRACTION) - 1e-9);
+                assert!(p.jitter_offset(n, u) <= bound, "attempt {n}");
             }
         }
-        assert!(p.delay(3, 0.9) < p.delay(3, 0.1), "jitter must change the delay");
+        assert_eq!(p.jitter_offset(1, 1.0), Duration::from_millis(200), "20 % of the first second");
+        assert_eq!(p.jitter_offset(7, 1.0), JITTER_CAP, "capped at a second");
+        assert!(p.jitter_offset(3, 0.9) > p.jitter_offset(3, 0.1), "jitter must vary");
+        let off = ReconnectPolicy { jitter: false, ..p };
+        assert_eq!(off.jitter_offset(5, 0.7), Duration::ZERO);
     }
 
     #[test]
@@ -297,6 +311,6 @@ mod tests {
             jitter: false,
             ..Default::default()
         };
-        assert_eq!(p.delay(u32::MAX, 0.0), Duration::from_secs(120));
+        assert_eq!(p.delay(u32::MAX), Duration::from_secs(120));
     }
 }

@@ -4,11 +4,9 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tether");
 
@@ -19,67 +17,6 @@ fn tether(home: &Path) -> Command {
         .env("TETHER_DATA_DIR", home.join("data"))
         .env_remove("DBUS_SESSION_BUS_ADDRESS");
     c
-}
-
-/// A running `tether watch --json`, its stdout lines collected as JSON values.
-struct Watch {
-    child: Child,
-    lines: Arc<Mutex<Vec<serde_json::Value>>>,
-}
-
-impl Watch {
-    fn spawn(mut cmd: Command) -> Self {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("tether runs");
-        let out = child.stdout.take().expect("stdout");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let l = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-                l.lock().unwrap().push(v);
-            }
-        });
-        Self { child, lines }
-    }
-
-    fn events(&self) -> Vec<serde_json::Value> {
-        self.lines.lock().unwrap().clone()
-    }
-
-    fn names(&self) -> Vec<String> {
-        self.events()
-            .iter()
-            .map(|v| v["event"].as_str().unwrap_or("?").to_string())
-            .collect()
-    }
-
-    fn wait(&self, what: &str, limit: Duration, pred: impl Fn(&[serde_json::Value]) -> bool) {
-        let deadline = Instant::now() + limit;
-        while !pred(&self.events()) {
-            assert!(Instant::now() < deadline, "no {what} within {limit:?}: {:?}", self.names());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn wait_event(&self, name: &str, limit: Duration) {
-        self.wait(name, limit, |v| v.iter().any(|e| e["event"] == name));
-    }
-
-    /// SIGTERM (as Ctrl-C would) and the exit code.
-    fn stop(mut self) -> i32 {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(st) = self.child.try_wait().expect("wait") {
-                return st.code().unwrap_or(-1);
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("tether did not stop within 10 s of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
 }
 
 #[test]

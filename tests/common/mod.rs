@@ -1,13 +1,14 @@
 //! The real-parts test rig: a Mosquitto per test on an ephemeral port, a fault proxy in front of
 //! it, and helpers to wait for events. Every wait is bounded.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)] // each test binary uses a different part of the rig
 
 pub mod broker;
 pub mod proxy;
+pub mod watch;
 
 pub use broker::{Broker, BrokerOptions};
-#[allow(unused_imports)] // not every test binary uses the proxy
 pub use proxy::{FaultProxy, Mode};
+pub use watch::Watch;
 
 use std::sync::Arc;
 use std::time::Duration;
