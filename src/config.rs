@@ -222,8 +222,24 @@ impl LinkConfig {
     /// Check everything that can be checked without a network.
     pub fn validate(&self) -> Result<(), ConfigError> {
         validate_client_id(&self.client_id)?;
-        if self.keepalive < Duration::from_secs(1) {
-            return Err(ConfigError::new("keepalive", "must be at least 1 second"));
+        if self.keepalive < Duration::from_secs(1) || self.keepalive > Duration::from_secs(65535) {
+            return Err(ConfigError::new(
+                "keepalive",
+                "must be between 1 and 65535 seconds (the MQTT limit)",
+            ));
+        }
+        let durations = [
+            ("connect_timeout", self.connect_timeout),
+            ("reconnect.initial_reconnect_delay", self.reconnect.initial_reconnect_delay),
+            ("reconnect.max_reconnect_delay", self.reconnect.max_reconnect_delay),
+            ("recovery.initial_recovery_delay", self.recovery.initial_recovery_delay),
+            ("recovery.max_recovery_delay", self.recovery.max_recovery_delay),
+            ("outbox.max_age", self.outbox.max_age),
+        ];
+        for (field, d) in durations {
+            if d > MAX_SETTING {
+                return Err(ConfigError::new(field, "must be at most 30 days"));
+            }
         }
         if self.connect_timeout < Duration::from_secs(1) {
             return Err(ConfigError::new("connect_timeout", "must be at least 1 second"));
@@ -256,17 +272,20 @@ impl LinkConfig {
         }
         for (i, s) in self.subscriptions.iter().enumerate() {
             validate_filter(&s.topic).map_err(|m| ConfigError::new(format!("subscriptions[{i}].topic"), m))?;
-            if s.qos > 2 {
-                return Err(ConfigError::new(format!("subscriptions[{i}].qos"), "must be 0, 1 or 2"));
+            if s.qos > 1 {
+                return Err(ConfigError::new(format!("subscriptions[{i}].qos"), QOS_ERROR));
             }
         }
         for (i, p) in self.periodic.iter().enumerate() {
             validate_topic(&p.topic).map_err(|m| ConfigError::new(format!("periodic[{i}].topic"), m))?;
-            if p.interval < Duration::from_secs(1) {
-                return Err(ConfigError::new(format!("periodic[{i}].interval"), "must be at least 1 second"));
+            if p.interval < Duration::from_secs(1) || p.interval > MAX_SETTING {
+                return Err(ConfigError::new(
+                    format!("periodic[{i}].interval"),
+                    "must be between 1 second and 30 days",
+                ));
             }
-            if p.qos > 2 {
-                return Err(ConfigError::new(format!("periodic[{i}].qos"), "must be 0, 1 or 2"));
+            if p.qos > 1 {
+                return Err(ConfigError::new(format!("periodic[{i}].qos"), QOS_ERROR));
             }
         }
         if self.tls.client_cert.is_some() != self.tls.client_key.is_some() {
@@ -275,6 +294,15 @@ impl LinkConfig {
         Ok(())
     }
 }
+
+/// Why QoS 2 is refused: rumqttc drops a QoS 2 handshake's state on reconnect (an incoming PUBREL
+/// then breaks the link again and again), and the outbox re-sends unacknowledged messages, which is
+/// at least once, not exactly once.
+const QOS_ERROR: &str = "must be 0 or 1 (QoS 2 is not supported: across a reconnect Tether can only promise at least once)";
+
+/// The longest duration a setting accepts: beyond this a number is a typo, and `Instant`
+/// arithmetic would overflow.
+pub const MAX_SETTING: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// `tether-` and 8 hex digits: stable once saved with a profile.
 pub fn generate_client_id() -> String {

@@ -87,7 +87,7 @@ impl ConfigError {
 pub enum PublishError {
     #[error("invalid topic {0:?}: a topic name must be non-empty UTF-8 without '+' or '#'")]
     InvalidTopic(String),
-    #[error("invalid QoS {0}: use 0, 1 or 2")]
+    #[error("invalid QoS {0}: use 0 or 1 (QoS 2 is not supported: across a reconnect Tether can only promise at least once)")]
     InvalidQos(u8),
     #[error("payload of {size} bytes is over the maximum packet size of {max} bytes")]
     TooLarge { size: usize, max: usize },
@@ -104,7 +104,9 @@ pub enum PublishError {
 pub enum SubscribeError {
     #[error("invalid topic filter {0:?}: '#' must be last and alone in its level, '+' alone in its level")]
     InvalidFilter(String),
-    #[error("invalid QoS {0}: use 0, 1 or 2")]
+    #[error(
+        "invalid QoS {0}: use 0 or 1 (QoS 2 subscriptions are not supported: rumqttc cannot resume their handshake after a reconnect)"
+    )]
     InvalidQos(u8),
     #[error("the link is stopped")]
     Stopped,

@@ -93,7 +93,7 @@ impl Link {
     ) -> Result<(LinkHandle, broadcast::Receiver<LinkEvent>), StartError> {
         cfg.validate()?;
         let (outbox, corrupt) = Outbox::open(cfg.outbox_path.as_deref(), cfg.outbox.clone())?;
-        for id in corrupt {
+        for id in &corrupt {
             tracing::warn!(profile = %cfg.profile_id, id, "outbox: skipped an unreadable entry");
         }
         let (cmd_tx, cmd_rx) = mpsc::channel(1024);
@@ -101,7 +101,7 @@ impl Link {
         let (outbox_tx, outbox_rx) = watch::channel(outbox.len());
         let (events, first_rx) = broadcast::channel(EVENT_CAPACITY);
         let cancel = CancellationToken::new();
-        let sup = Supervisor::new(cfg, creds, outbox, state_tx, events.clone(), outbox_tx);
+        let sup = Supervisor::new(cfg, creds, outbox, state_tx, events.clone(), outbox_tx).reporting_unreadable(corrupt.len());
         tokio::spawn(sup.run(cmd_rx, cancel.clone()));
         let handle = LinkHandle {
             cmd_tx,
@@ -160,7 +160,7 @@ impl LinkHandle {
 
     pub async fn subscribe_with(&self, sub: Subscription) -> Result<(), SubscribeError> {
         validate_filter(&sub.topic).map_err(|_| SubscribeError::InvalidFilter(sub.topic.clone()))?;
-        if sub.qos > 2 {
+        if sub.qos > 1 {
             return Err(SubscribeError::InvalidQos(sub.qos));
         }
         let (tx, rx) = oneshot::channel();
@@ -180,7 +180,7 @@ impl LinkHandle {
     /// Publish; offline it goes to the persisted outbox and is sent, in order, after reconnect.
     pub async fn publish(&self, topic: &str, payload: impl Into<Bytes>, qos: u8, retain: bool) -> Result<PublishOutcome, PublishError> {
         validate_topic(topic).map_err(|_| PublishError::InvalidTopic(topic.to_string()))?;
-        if qos > 2 {
+        if qos > 1 {
             return Err(PublishError::InvalidQos(qos));
         }
         let (tx, rx) = oneshot::channel();
@@ -199,8 +199,11 @@ impl LinkHandle {
     /// Add a periodic request: sent right after every (re)connect, then every `interval`.
     pub async fn add_periodic(&self, req: PeriodicRequest) -> Result<(), ConfigError> {
         validate_topic(&req.topic).map_err(|m| ConfigError::new("periodic.topic", m))?;
-        if req.interval < Duration::from_secs(1) {
-            return Err(ConfigError::new("periodic.interval", "must be at least 1 second"));
+        if req.interval < Duration::from_secs(1) || req.interval > crate::config::MAX_SETTING {
+            return Err(ConfigError::new("periodic.interval", "must be between 1 second and 30 days"));
+        }
+        if req.qos > 1 {
+            return Err(ConfigError::new("periodic.qos", "must be 0 or 1"));
         }
         self.send(Command::AddPeriodic(req))
             .await

@@ -125,20 +125,24 @@ impl Outbox {
 
     /// Queue a publish, persisted before this returns.
     pub fn push(&mut self, topic: String, payload: Bytes, qos: u8, retain: bool) -> Result<Pushed, PublishError> {
-        let mut dropped = 0;
-        while self.entries.len() >= self.cfg.max_messages {
-            match self.cfg.overflow {
-                Overflow::RefuseNew => return Err(PublishError::OutboxFull(self.cfg.max_messages)),
-                Overflow::DropOldest => {
-                    // Never drop what is on the wire: its acknowledgement would find nothing.
-                    let Some(pos) = self.entries.iter().position(|(_, in_flight)| !in_flight) else {
-                        return Err(PublishError::OutboxFull(self.cfg.max_messages));
-                    };
-                    if let Some((e, _)) = self.entries.remove(pos) {
-                        self.removed.push(e.id);
-                    }
-                    dropped += 1;
-                }
+        // Choose what overflow evicts first, but change nothing until the new entry is on disk:
+        // a failed write must leave the outbox as it was, with nothing dropped unreported.
+        let excess = (self.entries.len() + 1).saturating_sub(self.cfg.max_messages);
+        let mut evict = Vec::new();
+        if excess > 0 {
+            if self.cfg.overflow == Overflow::RefuseNew {
+                return Err(PublishError::OutboxFull(self.cfg.max_messages));
+            }
+            // Never drop what is on the wire: its acknowledgement would find nothing.
+            evict = self
+                .entries
+                .iter()
+                .filter(|(_, in_flight)| !in_flight)
+                .map(|(e, _)| e.id)
+                .take(excess)
+                .collect();
+            if evict.len() < excess {
+                return Err(PublishError::OutboxFull(self.cfg.max_messages));
             }
         }
         let entry = OutboxEntry {
@@ -156,7 +160,7 @@ impl Outbox {
                 {
                     let mut t = tx.open_table(TABLE)?;
                     t.insert(entry.id, encode(&entry).as_slice())?;
-                    for id in &self.removed {
+                    for id in self.removed.iter().chain(&evict) {
                         t.remove(id)?;
                     }
                 }
@@ -166,10 +170,14 @@ impl Outbox {
             write().map_err(|e| PublishError::Storage(e.to_string()))?;
             self.removed.clear();
         }
+        if self.db.is_none() {
+            self.removed.clear();
+        }
+        self.entries.retain(|(e, _)| !evict.contains(&e.id));
         self.next_id += 1;
         let id = entry.id;
         self.entries.push_back((entry, false));
-        Ok(Pushed { id, dropped })
+        Ok(Pushed { id, dropped: evict.len() })
     }
 
     /// Entries not yet handed to the client on this connection, oldest first.
@@ -278,7 +286,8 @@ fn decode(id: u64, v: &[u8]) -> Option<OutboxEntry> {
     let tlen = u32::from_le_bytes(v.get(10..14)?.try_into().ok()?) as usize;
     let topic = std::str::from_utf8(v.get(14..14 + tlen)?).ok()?.to_string();
     let payload = Bytes::copy_from_slice(v.get(14 + tlen..)?);
-    (qos <= 2).then_some(OutboxEntry {
+    // A topic that cannot be published would block everything queued behind it.
+    (qos <= 2 && crate::config::validate_topic(&topic).is_ok()).then_some(OutboxEntry {
         id,
         topic,
         payload,

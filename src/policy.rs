@@ -215,12 +215,7 @@ pub mod secs_f64 {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let v = f64::deserialize(d)?;
-        if !v.is_finite() || v < 0.0 {
-            return Err(serde::de::Error::custom(format!(
-                "{v} is not a duration in seconds (use a number ≥ 0)"
-            )));
-        }
-        Ok(Duration::from_secs_f64(v))
+        Duration::try_from_secs_f64(v).map_err(|_| serde::de::Error::custom(format!("{v} is not a duration in seconds (use a number ≥ 0)")))
     }
 }
 

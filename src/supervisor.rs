@@ -33,15 +33,20 @@ const DISCONNECT_WAIT: Duration = Duration::from_secs(2);
 /// Housekeeping: outbox expiry and disk sync, the stale-data watchdog.
 const TICK: Duration = Duration::from_secs(1);
 
+/// A poll result, tagged with the epoch of the `Go` it belongs to.
 type Polled = (u64, Result<Event, ConnectionError>);
 
 /// Orders to a poller task.
 enum Ctl {
-    /// Connect (if needed) and keep polling until an error.
-    Go,
+    /// Connect (afresh) and keep polling until an error; tag results with this epoch.
+    Go(u64),
     /// Drop the connection now (dead link, stale data, pause) and wait for the next `Go`.
     Drop,
 }
+
+/// How long a credential source may take (a keychain waiting on an unlock prompt, a token
+/// request) before the attempt counts as failed; the supervisor must stay responsive meanwhile.
+const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One rumqttc client and the task polling its event loop.
 struct Conn {
@@ -102,8 +107,9 @@ pub(crate) struct Supervisor {
     rec: Recorder,
     mode: Mode,
     conn: Option<Conn>,
-    /// Generation of the current poller; results of older ones are ignored.
-    generation: u64,
+    /// Epoch of the current connection attempt, bumped by every `Go` and `Drop`: results of an
+    /// older attempt or client (still queued in `poll_rx`) are ignored.
+    epoch: u64,
     /// Where pollers send their results (one channel for all generations).
     poll_tx: mpsc::Sender<Polled>,
     /// When the current outage began (for `recovered {downtime}`); `None` when connected.
@@ -128,6 +134,13 @@ pub(crate) struct Supervisor {
     flush_needed: bool,
     /// Outbox entries acknowledged since the backlog started draining (for `outbox_flushed`).
     flushed: usize,
+    /// The outbox holds messages queued while offline: `outbox_flushed` reports when they are out.
+    backlog: bool,
+    /// Topics unsubscribed since the broker last started a clean session: sent again after a
+    /// resumed session, in case the first UNSUBSCRIBE never reached it.
+    unsubscribed: std::collections::BTreeSet<String>,
+    /// Unreadable outbox entries found at start, reported once as `outbox_dropped`.
+    corrupt_at_start: usize,
     /// When a PINGREQ went out unanswered: past this the link is dead.
     ping_deadline: Option<Instant>,
     next_tick: Instant,
@@ -181,7 +194,7 @@ impl Supervisor {
             rec: Recorder::new(),
             mode: Mode::Attempting,
             conn: None,
-            generation: 0,
+            epoch: 0,
             poll_tx,
             down_since: None,
             ever_connected: false,
@@ -192,15 +205,32 @@ impl Supervisor {
             subscribe_fifo: VecDeque::new(),
             sub_pkids: HashMap::new(),
             flushed: 0,
+            backlog: false,
+            unsubscribed: Default::default(),
+            corrupt_at_start: 0,
             ping_deadline: None,
             next_tick: Instant::now() + TICK,
         }
+    }
+
+    /// Unreadable outbox entries found when opening it: reported as `outbox_dropped` at start.
+    pub(crate) fn reporting_unreadable(mut self, n: usize) -> Self {
+        self.corrupt_at_start = n;
+        self
     }
 
     pub(crate) async fn run(mut self, mut cmd_rx: mpsc::Receiver<Command>, cancel: CancellationToken) {
         let (poll_tx, mut poll_rx) = mpsc::channel::<Polled>(1024);
         self.poll_tx = poll_tx;
         self.set_state(LinkState::Connecting);
+        if self.corrupt_at_start > 0 {
+            self.rec.dropped += self.corrupt_at_start as u64;
+            self.emit(EventKind::OutboxDropped {
+                count: self.corrupt_at_start,
+                reason: "unreadable_in_store",
+            });
+        }
+        self.backlog = !self.outbox.is_empty();
         self.attempt(true, false).await;
         loop {
             let deadline = self.next_deadline();
@@ -208,19 +238,21 @@ impl Supervisor {
                 biased;
                 // Stop: DISCONNECT, flush, done.
                 _ = cancel.cancelled() => break,
-                // A command from a handle.
+                // A command from a handle. Pause needs the poll results to see DISCONNECT out.
                 cmd = cmd_rx.recv() => match cmd {
+                    Some(Command::Pause) => self.pause(&mut poll_rx).await,
                     Some(c) => self.on_command(c).await,
                     None => break,
                 },
-                // What the event loop produced.
-                Some((generation, r)) = poll_rx.recv() => {
-                    if generation == self.generation {
+                // Backoff timers, keepalive and stale watchdogs, periodic requests, housekeeping:
+                // before the poll results, so a flood of messages cannot starve them.
+                _ = sleep_until(deadline) => self.on_timer().await,
+                // What the event loop produced, for the current attempt only.
+                Some((epoch, r)) = poll_rx.recv() => {
+                    if epoch == self.epoch {
                         self.on_polled(r).await;
                     }
                 }
-                // Backoff timers, keepalive and stale watchdogs, periodic requests, housekeeping.
-                _ = sleep_until(deadline) => self.on_timer().await,
             }
         }
         self.shutdown(&mut poll_rx).await;
@@ -272,9 +304,10 @@ impl Supervisor {
     /// tell the poller to connect.
     async fn attempt(&mut self, recreate: bool, refresh: bool) {
         if refresh && self.creds.can_refresh() {
-            match self.creds.refresh().await {
-                Ok(()) => self.emit(EventKind::TokenRefreshed),
-                Err(e) => tracing::warn!(profile = %self.profile, error = %e, "credential refresh failed; trying with the old ones"),
+            match tokio::time::timeout(CREDENTIALS_TIMEOUT, self.creds.refresh()).await {
+                Ok(Ok(())) => self.emit(EventKind::TokenRefreshed),
+                Ok(Err(e)) => tracing::warn!(profile = %self.profile, error = %e, "credential refresh failed; trying with the old ones"),
+                Err(_) => tracing::warn!(profile = %self.profile, "credential refresh timed out; trying with the old ones"),
             }
         }
         if recreate || refresh || self.conn.is_none() {
@@ -288,30 +321,59 @@ impl Supervisor {
         }
         self.rec.attempts += 1;
         self.mode = Mode::Attempting;
+        self.epoch += 1;
         if let Some(c) = &self.conn {
-            let _ = c.ctl.send(Ctl::Go);
+            let _ = c.ctl.send(Ctl::Go(self.epoch));
         }
     }
 
     async fn build_conn(&mut self) -> Result<(), LinkError> {
-        let creds = self.creds.credentials().await.map_err(|e| match e {
-            CredentialError::NoKeychain(_) | CredentialError::CannotRefresh => LinkError::InvalidConfig(e.to_string()),
-            other => LinkError::Credentials(other.to_string()),
-        })?;
+        let creds = tokio::time::timeout(CREDENTIALS_TIMEOUT, self.creds.credentials())
+            .await
+            .map_err(|_| {
+                LinkError::Credentials(format!(
+                    "no answer from the credential store within {}s",
+                    CREDENTIALS_TIMEOUT.as_secs()
+                ))
+            })?
+            .map_err(|e| match e {
+                CredentialError::NoKeychain(_) | CredentialError::CannotRefresh => LinkError::InvalidConfig(e.to_string()),
+                other => LinkError::Credentials(other.to_string()),
+            })?;
         let opts = mqtt_options(&self.cfg, &creds).map_err(|e| LinkError::InvalidConfig(e.to_string()))?;
-        let (client, eventloop) = AsyncClient::new(opts, REQUEST_CHANNEL);
+        let (client, mut eventloop) = AsyncClient::new(opts, REQUEST_CHANNEL);
+        let mut net = rumqttc::NetworkOptions::new();
+        // rumqttc's own default is 5 s whatever we configure, for the connect and every flush.
+        net.set_connection_timeout(self.cfg.connect_timeout.as_secs().max(1));
+        eventloop.set_network_options(net);
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
-        self.generation += 1;
-        let task = tokio::spawn(poller(self.generation, eventloop, self.poll_tx.clone(), ctl_rx));
+        let task = tokio::spawn(poller(eventloop, self.poll_tx.clone(), ctl_rx));
         self.conn = Some(Conn { client, ctl: ctl_tx, task });
         Ok(())
     }
 
     /// Drop the current connection without DISCONNECT (the link is dead or we want it gone).
+    /// Whatever the dropped attempt still has queued for us is ignored from here on.
     fn drop_connection(&mut self) {
+        self.epoch += 1;
         if let Some(c) = &self.conn {
             let _ = c.ctl.send(Ctl::Drop);
         }
+    }
+
+    /// Forget everything tied to the connection that just ended: in-flight publishes go back to
+    /// the outbox's unsent list, pending SUBSCRIBEs are sent again after the next CONNACK.
+    fn reset_link_tracking(&mut self) {
+        self.outbox.reset_in_flight();
+        self.publish_fifo.clear();
+        self.in_flight.clear();
+        self.subscribe_fifo.clear();
+        self.sub_pkids.clear();
+        self.ping_deadline = None;
+        for p in &mut self.periodic {
+            p.next_due = None;
+        }
+        self.flush_needed = !self.outbox.is_empty();
     }
 
     // ---- poll results -----------------------------------------------------------------------
@@ -415,8 +477,11 @@ impl Supervisor {
     fn after_outbox_removal(&mut self) {
         self.flushed += 1;
         if self.outbox.is_empty() {
-            self.outbox.sync();
-            self.emit(EventKind::OutboxFlushed { count: self.flushed });
+            // Only a backlog from offline time is news; an acked live publish is not.
+            if std::mem::take(&mut self.backlog) {
+                self.outbox.sync();
+                self.emit(EventKind::OutboxFlushed { count: self.flushed });
+            }
             self.flushed = 0;
         }
         self.publish_outbox_len();
@@ -435,7 +500,9 @@ impl Supervisor {
             session_present,
         });
         self.emit(EventKind::Connected { session_present });
-        if let (Some(downtime), true) = (downtime, self.ever_connected) {
+        // A first connect that had to go through recovery (started before the network, say) is a
+        // recovery too; a first connect after a plain failed attempt or two is not.
+        if let (Some(downtime), true) = (downtime, self.ever_connected || after_failure) {
             self.emit(EventKind::Recovered { downtime, after_failure });
         }
         self.ever_connected = true;
@@ -449,6 +516,7 @@ impl Supervisor {
             self.send_periodic(i, now);
         }
         self.flushed = 0;
+        self.backlog = !self.outbox.is_empty();
         self.flush_needed = true;
         self.flush_outbox();
     }
@@ -457,6 +525,13 @@ impl Supervisor {
         if !session_present {
             for s in self.subs.values_mut() {
                 s.active = false;
+            }
+            // A clean session forgot them anyway.
+            self.unsubscribed.clear();
+        } else if let Some(c) = &self.conn {
+            // UNSUBSCRIBE is idempotent: resend what may not have reached the kept session.
+            for topic in &self.unsubscribed {
+                let _ = c.client.try_unsubscribe(topic.clone());
             }
         }
         let skipped = self.subs.values().filter(|s| s.active).count();
@@ -536,21 +611,12 @@ impl Supervisor {
                 error: err.to_string(),
                 cause: err.cause(),
             });
-            if self.down_since.is_none() && self.ever_connected {
+            if self.down_since.is_none() {
                 self.down_since = Some(now);
             }
         }
         // Whatever was on the wire is sent again after the next CONNACK.
-        self.outbox.reset_in_flight();
-        self.publish_fifo.clear();
-        self.in_flight.clear();
-        self.subscribe_fifo.clear();
-        self.sub_pkids.clear();
-        self.ping_deadline = None;
-        for p in &mut self.periodic {
-            p.next_due = None;
-        }
-        self.flush_needed = !self.outbox.is_empty();
+        self.reset_link_tracking();
         let kind = match err {
             LinkError::AuthRefused(_) => FailureKind::Auth,
             LinkError::InvalidConfig(_) => FailureKind::Fatal,
@@ -626,6 +692,11 @@ impl Supervisor {
                 self.park_gave_up(reason);
             }
             Decision::RefreshAndRetry => {
+                self.set_state(LinkState::Reconnecting {
+                    attempt: 0,
+                    max_attempts: self.cfg.reconnect.max_reconnect_attempts,
+                    retry_at: None,
+                });
                 self.mode = Mode::Waiting {
                     at: now,
                     recreate: true,
@@ -717,6 +788,7 @@ impl Supervisor {
             Command::Subscribe(spec, reply) => {
                 let topic = spec.topic.clone();
                 let qos = spec.qos;
+                self.unsubscribed.remove(&topic);
                 self.subs.insert(
                     topic.clone(),
                     Sub {
@@ -732,10 +804,13 @@ impl Supervisor {
             }
             Command::Unsubscribe(topic, reply) => {
                 let existed = self.subs.remove(&topic).is_some();
-                if existed && self.mode == Mode::Connected {
-                    if let Some(c) = &self.conn {
-                        let _ = c.client.try_unsubscribe(topic);
+                if existed {
+                    if self.mode == Mode::Connected {
+                        if let Some(c) = &self.conn {
+                            let _ = c.client.try_unsubscribe(topic.clone());
+                        }
                     }
+                    self.unsubscribed.insert(topic);
                 }
                 let _ = reply.send(existed);
             }
@@ -756,21 +831,8 @@ impl Supervisor {
                 }
             }
             Command::Trigger(t) => self.on_trigger(t).await,
-            Command::Pause => {
-                if self.mode != Mode::Paused {
-                    if self.mode == Mode::Connected {
-                        if let Some(c) = &self.conn {
-                            let _ = c.client.try_disconnect();
-                        }
-                        self.rec.on_dropped(Instant::now(), "paused");
-                    }
-                    self.drop_connection_after_disconnect().await;
-                    self.mode = Mode::Paused;
-                    self.down_since = None;
-                    self.set_state(LinkState::Paused);
-                    self.emit(EventKind::Paused);
-                }
-            }
+            // Handled in `run`, which owns the poll results that pausing waits on.
+            Command::Pause => {}
             Command::Resume => {
                 if self.mode == Mode::Paused {
                     self.emit(EventKind::Resumed);
@@ -833,6 +895,7 @@ impl Supervisor {
             Ok(PublishOutcome::Sent)
         } else {
             self.flush_needed = true;
+            self.backlog = true;
             let queued = self.outbox.len();
             self.emit(EventKind::OutboxQueued { count: queued });
             Ok(PublishOutcome::Queued { queued })
@@ -870,31 +933,21 @@ impl Supervisor {
 
     // ---- stopping ---------------------------------------------------------------------------
 
-    /// After a DISCONNECT request: give the poller a moment to write it, then drop the link.
-    async fn drop_connection_after_disconnect(&mut self) {
-        if self.mode == Mode::Connected {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        self.drop_connection();
-        self.outbox.reset_in_flight();
-        self.publish_fifo.clear();
-        self.in_flight.clear();
-    }
-
-    async fn shutdown(&mut self, poll_rx: &mut mpsc::Receiver<Polled>) {
+    /// Send DISCONNECT and keep processing acknowledgements until it is written, bounded; then
+    /// drop the connection.
+    async fn disconnect_gracefully(&mut self, poll_rx: &mut mpsc::Receiver<Polled>) {
         if self.mode == Mode::Connected {
             if let Some(c) = &self.conn {
                 let _ = c.client.try_disconnect();
             }
-            // Keep processing acks until DISCONNECT is written, bounded.
             let deadline = Instant::now() + DISCONNECT_WAIT;
             loop {
                 tokio::select! {
                     r = poll_rx.recv() => match r {
-                        Some((g, Ok(Event::Outgoing(Outgoing::Disconnect)))) if g == self.generation => break,
-                        Some((g, Ok(Event::Outgoing(o)))) if g == self.generation => self.on_outgoing(o),
-                        Some((g, Ok(Event::Incoming(Incoming::PubAck(a))))) if g == self.generation => self.on_acked(a.pkid),
-                        Some((g, Err(_))) if g == self.generation => break,
+                        Some((e, Ok(Event::Outgoing(Outgoing::Disconnect)))) if e == self.epoch => break,
+                        Some((e, Ok(Event::Outgoing(o)))) if e == self.epoch => self.on_outgoing(o),
+                        Some((e, Ok(Event::Incoming(Incoming::PubAck(a))))) if e == self.epoch => self.on_acked(a.pkid),
+                        Some((e, Err(_))) if e == self.epoch => break,
                         Some(_) => {}
                         None => break,
                     },
@@ -902,6 +955,26 @@ impl Supervisor {
                 }
             }
         }
+        self.drop_connection();
+        self.reset_link_tracking();
+    }
+
+    async fn pause(&mut self, poll_rx: &mut mpsc::Receiver<Polled>) {
+        if self.mode == Mode::Paused {
+            return;
+        }
+        if self.mode == Mode::Connected {
+            self.rec.on_dropped(Instant::now(), "paused");
+        }
+        self.disconnect_gracefully(poll_rx).await;
+        self.mode = Mode::Paused;
+        self.down_since = None;
+        self.set_state(LinkState::Paused);
+        self.emit(EventKind::Paused);
+    }
+
+    async fn shutdown(&mut self, poll_rx: &mut mpsc::Receiver<Polled>) {
+        self.disconnect_gracefully(poll_rx).await;
         self.conn = None;
         self.outbox.sync();
         self.set_state(LinkState::Stopped);
@@ -917,36 +990,34 @@ fn qos_of(q: u8) -> QoS {
     }
 }
 
-/// Polls one event loop. Never cancels a connect for a command: only `Drop` interrupts it.
-async fn poller(generation: u64, mut el: EventLoop, tx: mpsc::Sender<Polled>, mut ctl: mpsc::UnboundedReceiver<Ctl>) {
-    loop {
+/// Polls one event loop. Never cancels a connect for a command: only `Drop` (or a newer `Go`)
+/// interrupts it.
+async fn poller(mut el: EventLoop, tx: mpsc::Sender<Polled>, mut ctl: mpsc::UnboundedReceiver<Ctl>) {
+    let mut epoch = loop {
         match ctl.recv().await {
-            Some(Ctl::Go) => {}
+            Some(Ctl::Go(e)) => break e,
             Some(Ctl::Drop) => continue,
             None => return,
         }
-        // Requests queued for a connection that is gone are replayed by the supervisor from its
-        // registry and outbox after CONNACK; rumqttc's own copies would be duplicates.
-        el.clean();
-        el.pending.clear();
+    };
+    loop {
+        forget_connection(&mut el);
+        // Poll until the connection fails or the supervisor drops it.
         loop {
             tokio::select! {
                 biased;
                 c = ctl.recv() => match c {
-                    Some(Ctl::Drop) => {
-                        el.clean();
-                        el.pending.clear();
-                        break;
+                    Some(Ctl::Drop) => break,
+                    // A new attempt while this one runs: start over under the new epoch.
+                    Some(Ctl::Go(e)) => {
+                        epoch = e;
+                        forget_connection(&mut el);
                     }
-                    Some(Ctl::Go) => {}
                     None => return,
                 },
                 r = el.poll() => {
                     let failed = r.is_err();
-                    if failed {
-                        el.pending.clear();
-                    }
-                    if tx.send((generation, r)).await.is_err() {
+                    if tx.send((epoch, r)).await.is_err() {
                         return;
                     }
                     if failed {
@@ -955,5 +1026,25 @@ async fn poller(generation: u64, mut el: EventLoop, tx: mpsc::Sender<Polled>, mu
                 }
             }
         }
+        forget_connection(&mut el);
+        // Wait for the next attempt.
+        epoch = loop {
+            match ctl.recv().await {
+                Some(Ctl::Go(e)) => break e,
+                Some(Ctl::Drop) => continue,
+                None => return,
+            }
+        };
     }
+}
+
+/// Drop the network connection and everything rumqttc keeps for it. Requests queued for a
+/// connection that is gone are replayed by the supervisor from its registry and outbox after
+/// CONNACK (rumqttc's copies would be duplicates, or mapped to the wrong outbox entries); buffered
+/// events and a packet-id collision of the old connection must not leak into the next one.
+fn forget_connection(el: &mut EventLoop) {
+    el.clean();
+    el.pending.clear();
+    el.state.events.clear();
+    el.state.collision = None;
 }

@@ -168,6 +168,12 @@ fn bad_input_gets_a_clear_error_and_exit_code_2() {
     let (code, err) = run(&["watch", "mqtt://u:hunter2@127.0.0.1:1"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("password") && !err.contains("hunter2"), "{err}");
+    let (code, err) = run(&["watch", "mqtt://127.0.0.1:1", "--keepalive", "inf"]);
+    assert_eq!(code, Some(2), "a clear error, not a panic: {err}");
+    assert!(err.contains("keepalive"), "{err}");
+    let (code, err) = run(&["pub", "mqtt://127.0.0.1:1", "a/b", "x", "--qos", "2"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--qos"), "{err}");
     let (code, err) = run(&["watch", "--profile", "nope"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("no profile named"), "{err}");

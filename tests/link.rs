@@ -436,6 +436,54 @@ async fn a_first_connect_that_fails_follows_the_same_tiers() {
 }
 
 #[tokio::test]
+async fn a_first_connect_that_needed_recovery_reports_recovered() {
+    // The app started at login before the network: tier 1 runs out, then recovery connects.
+    let broker = Broker::start(BrokerOptions::default());
+    let proxy = FaultProxy::start(broker.port).await;
+    proxy.set(Mode::Refuse);
+    let mut cfg = fast_config(proxy.port);
+    cfg.reconnect.max_reconnect_attempts = 1;
+    cfg.recovery.initial_recovery_delay = Duration::from_millis(500);
+    let (h, mut ev) = start(cfg);
+    ev.wait_name("reconnection_failed", T).await;
+    proxy.restore();
+    let rec = ev.wait_name("recovered", T).await;
+    assert!(
+        matches!(rec.kind, EventKind::Recovered { after_failure: true, .. }),
+        "{:?}",
+        rec.kind
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn the_connect_timeout_setting_bounds_an_attempt_into_a_black_hole() {
+    let broker = Broker::start(BrokerOptions::default());
+    let proxy = FaultProxy::start(broker.port).await;
+    proxy.set(Mode::Blackhole);
+    let mut cfg = fast_config(proxy.port);
+    cfg.connect_timeout = Duration::from_secs(1);
+    let started = Instant::now();
+    let (h, mut ev) = start(cfg);
+    let e = ev.wait_name("attempt_failed", T).await;
+    assert!(matches!(e.kind, EventKind::AttemptFailed { cause: "timeout", .. }), "{:?}", e.kind);
+    // rumqttc's own default would be 5 s.
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn qos2_is_refused_with_a_reason() {
+    let broker = Broker::start(BrokerOptions::default());
+    let (h, _ev) = start(fast_config(broker.port));
+    let e = h.publish("a/b", "x", 2, false).await.unwrap_err();
+    assert!(e.to_string().contains("QoS 2 is not supported"), "{e}");
+    let e = h.subscribe("a/#", 2).await.unwrap_err();
+    assert!(e.to_string().contains("QoS 2"), "{e}");
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn pause_disconnects_and_resume_reconnects() {
     let broker = Broker::start(BrokerOptions::default());
     let proxy = FaultProxy::start(broker.port).await;

@@ -126,11 +126,9 @@ fn parse_overflow(s: &str) -> Result<Overflow, String> {
     }
 }
 
-fn secs(field: &str, v: f64) -> Result<Duration, crate::ConfigError> {
-    if !v.is_finite() || v < 0.0 {
-        return Err(crate::ConfigError::new(field, format!("{v} is not a number of seconds ≥ 0")));
-    }
-    Ok(Duration::from_secs_f64(v))
+/// Seconds from the command line; out-of-range values are an error, never a panic.
+pub fn secs(field: &str, v: f64) -> Result<Duration, crate::ConfigError> {
+    Duration::try_from_secs_f64(v).map_err(|_| crate::ConfigError::new(field, format!("{v} is not a number of seconds ≥ 0")))
 }
 
 impl PolicyArgs {
@@ -200,7 +198,7 @@ pub struct WatchArgs {
     #[arg(long = "sub", short = 's', value_name = "TOPIC")]
     pub subs: Vec<String>,
     /// QoS of the subscriptions.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=2))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
     pub qos: u8,
     /// One JSON object per line (`ts`, `event`, ...).
     #[arg(long)]
@@ -214,7 +212,7 @@ pub struct PubArgs {
     pub args: Vec<String>,
     #[command(flatten)]
     pub target: Target,
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=2))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
     pub qos: u8,
     #[arg(long)]
     pub retain: bool,
@@ -254,7 +252,7 @@ pub struct AddArgs {
     /// Topic filter to keep subscribed (repeatable).
     #[arg(long = "sub", short = 's', value_name = "TOPIC")]
     pub subs: Vec<String>,
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=2))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
     pub qos: u8,
     #[arg(long)]
     pub client_id: Option<String>,

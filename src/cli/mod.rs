@@ -128,10 +128,10 @@ async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkCo
         cfg.clean_session = true;
     }
     if let Some(k) = t.keepalive {
-        cfg.keepalive = Duration::from_secs_f64(k.max(0.0));
+        cfg.keepalive = args::secs("keepalive", k)?;
     }
     if let Some(k) = t.connect_timeout {
-        cfg.connect_timeout = Duration::from_secs_f64(k.max(0.0));
+        cfg.connect_timeout = args::secs("connect_timeout", k)?;
     }
     if t.ca_file.is_some() {
         cfg.tls.ca_file = t.ca_file.clone();
@@ -291,7 +291,7 @@ async fn publish(a: PubArgs, paths: &Paths) -> Result<(), CliError> {
         h.publish(&topic, payload.into_bytes(), a.qos, a.retain).await.map_err(|e| CliError::Usage(e.to_string()))?;
         let mut len = h.outbox_len();
         let mut state = h.watch_state();
-        let deadline = tokio::time::sleep(Duration::from_secs_f64(a.timeout.max(0.0)));
+        let deadline = tokio::time::sleep(args::secs("timeout", a.timeout)?.min(crate::config::MAX_SETTING));
         tokio::pin!(deadline);
         loop {
             if *len.borrow_and_update() == 0 {
@@ -345,7 +345,7 @@ async fn profile(c: ProfileCmd, paths: &Paths) -> Result<(), CliError> {
             }
             p.clean_session = clean_session;
             if let Some(k) = keepalive {
-                p.keepalive = Duration::from_secs_f64(k.max(0.0));
+                p.keepalive = args::secs("keepalive", k)?;
             }
             p.tls.ca_file = ca_file;
             for topic in subs {
