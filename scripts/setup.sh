@@ -3,7 +3,7 @@
 # Safe to re-run: installs only what is missing. Uses sudo when not root.
 set -euo pipefail
 
-packages=(mosquitto mosquitto-clients dbus gnome-keyring python3-venv iproute2)
+packages=(mosquitto mosquitto-clients dbus gnome-keyring python3-venv iproute2 openssl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

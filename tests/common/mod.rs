@@ -79,7 +79,13 @@ impl Events {
                 }
                 Ok(Err(broadcast::error::RecvError::Lagged(n))) => panic!("test receiver lagged by {n}"),
                 Ok(Err(broadcast::error::RecvError::Closed)) => panic!("link closed while waiting for {what}"),
-                Err(_) => panic!("no {what} within {limit:?}; events so far: {:?}", self.names()),
+                Err(_) => {
+                    let last: Vec<_> = self.seen.iter().rev().take(5).map(|e| &e.kind).collect();
+                    panic!(
+                        "no {what} within {limit:?}; events so far: {:?}; the last ones: {last:?}",
+                        self.names()
+                    )
+                }
             }
         }
     }
