@@ -500,3 +500,51 @@ async fn pause_disconnects_and_resume_reconnects() {
     h.stop().await;
     assert_eq!(h.state(), LinkState::Stopped);
 }
+
+#[tokio::test]
+async fn a_graceful_stop_sends_disconnect() {
+    let broker = Broker::start(BrokerOptions::default());
+    let cfg = fast_config(broker.port);
+    let client_id = cfg.client_id.clone();
+    let (h, mut ev) = start(cfg);
+    ev.wait_name("connected", T).await;
+    h.stop().await;
+    // Mosquitto tells a DISCONNECT ("disconnected") from a dropped socket ("closed its connection").
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !broker.log().contains(&format!("Client {client_id} disconnected")) {
+        assert!(
+            Instant::now() < deadline,
+            "no clean DISCONNECT in the broker log:\n{}",
+            broker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!broker.log().contains(&format!("Client {client_id} closed its connection")));
+}
+
+#[tokio::test]
+async fn payloads_far_above_rumqttcs_10_kib_default_pass_and_oversized_ones_are_refused_with_a_reason() {
+    let broker = Broker::start(BrokerOptions::default());
+    let topic = unique("big");
+    let mut cfg = fast_config(broker.port);
+    cfg.max_packet_size = 512 * 1024;
+    cfg.subscriptions.push(Subscription {
+        topic: topic.clone(),
+        qos: 1,
+        stale_after: None,
+    });
+    let (h, mut ev) = start(cfg);
+    ev.wait_name("subscriptions_restored", T).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let big = "x".repeat(200 * 1024);
+    h.publish(&topic, big.clone(), 1, false).await.expect("200 KiB publish");
+    ev.wait_for(
+        "the 200 KiB message",
+        T,
+        |k| matches!(k, EventKind::Message { payload, .. } if payload.len() == big.len()),
+    )
+    .await;
+    let e = h.publish(&topic, "y".repeat(600 * 1024), 1, false).await.unwrap_err();
+    assert!(e.to_string().contains("maximum packet size"), "{e}");
+    h.stop().await;
+}
