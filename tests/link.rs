@@ -21,11 +21,7 @@ async fn broker_restart_recovers_and_subscriptions_are_live_again() {
     let mut broker = Broker::start(BrokerOptions::default());
     let topic = unique("restart");
     let mut cfg = fast_config(broker.port);
-    cfg.subscriptions.push(Subscription {
-        topic: format!("{topic}/#"),
-        qos: 1,
-        stale_after: None,
-    });
+    cfg.subscriptions.push(qos1(format!("{topic}/#")));
     let (h, mut ev) = start(cfg);
     ev.wait_name("subscriptions_restored", T).await;
     mosquitto_pub(broker.port, &format!("{topic}/a"), "before", 1);
@@ -289,11 +285,7 @@ async fn qos1_messages_published_while_offline_all_arrive_with_a_persistent_sess
     let proxy = FaultProxy::start(broker.port).await;
     let topic = unique("offline");
     let mut cfg = fast_config(proxy.port);
-    cfg.subscriptions.push(Subscription {
-        topic: topic.clone(),
-        qos: 1,
-        stale_after: None,
-    });
+    cfg.subscriptions.push(qos1(topic.clone()));
     let (h, mut ev) = start(cfg);
     ev.wait_name("subscriptions_restored", T).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -528,11 +520,7 @@ async fn payloads_far_above_rumqttcs_10_kib_default_pass_and_oversized_ones_are_
     let topic = unique("big");
     let mut cfg = fast_config(broker.port);
     cfg.max_packet_size = 512 * 1024;
-    cfg.subscriptions.push(Subscription {
-        topic: topic.clone(),
-        qos: 1,
-        stale_after: None,
-    });
+    cfg.subscriptions.push(qos1(topic.clone()));
     let (h, mut ev) = start(cfg);
     ev.wait_name("subscriptions_restored", T).await;
     tokio::time::sleep(Duration::from_millis(200)).await;

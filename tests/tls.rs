@@ -8,7 +8,7 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use tether::config::{Subscription, TlsConfig};
+use tether::config::TlsConfig;
 use tether::event::EventKind;
 use tether::LinkState;
 
@@ -91,11 +91,7 @@ async fn mqtts_with_a_custom_ca_and_a_client_certificate_connects_and_carries_me
         client_key: Some(pki.path("client.key")),
     };
     let topic = unique("tls");
-    cfg.subscriptions.push(Subscription {
-        topic: topic.clone(),
-        qos: 1,
-        stale_after: None,
-    });
+    cfg.subscriptions.push(qos1(topic.clone()));
     let (h, mut ev) = start(cfg);
     ev.wait_name("subscriptions_restored", T).await;
     tokio::time::sleep(Duration::from_millis(200)).await;

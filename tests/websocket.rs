@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use std::time::Duration;
-use tether::config::{BrokerUrl, Subscription};
+use tether::config::BrokerUrl;
 use tether::event::EventKind;
 
 fn start_rumqttd_ws() -> u16 {
@@ -50,11 +50,7 @@ async fn ws_transport_connects_subscribes_and_carries_messages() {
     let mut cfg = fast_config(port);
     cfg.broker = BrokerUrl::parse(&format!("ws://127.0.0.1:{port}/mqtt")).unwrap();
     let topic = unique("ws");
-    cfg.subscriptions.push(Subscription {
-        topic: topic.clone(),
-        qos: 1,
-        stale_after: None,
-    });
+    cfg.subscriptions.push(qos1(topic.clone()));
     let (h, mut ev) = start(cfg);
     ev.wait_name("subscriptions_restored", Duration::from_secs(15)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;

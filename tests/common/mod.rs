@@ -12,7 +12,7 @@ pub use watch::Watch;
 
 use std::sync::Arc;
 use std::time::Duration;
-use tether::config::LinkConfig;
+use tether::config::{LinkConfig, Subscription};
 use tether::credentials::{Credentials, StaticSource};
 use tether::event::{EventKind, LinkEvent};
 use tether::{Link, LinkHandle};
@@ -33,6 +33,15 @@ fn rand_u32() -> u32 {
             .as_nanos(),
     );
     h.finish() as u32
+}
+
+/// A QoS 1 subscription without a stale-data watchdog.
+pub fn qos1(topic: impl Into<String>) -> Subscription {
+    Subscription {
+        topic: topic.into(),
+        qos: 1,
+        stale_after: None,
+    }
 }
 
 /// A link config for `port` with short test delays (the real defaults are for the benchmark).
