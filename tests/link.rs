@@ -623,3 +623,21 @@ async fn a_refused_subscription_is_reported_per_topic_and_retried_on_the_next_co
     assert_eq!(ev.count("subscribe_failed"), 2, "{:?}", ev.names());
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_wake_from_sleep_replaces_a_connection_that_only_looks_alive() {
+    let broker = Broker::start(BrokerOptions::default());
+    let (h, mut ev) = start(fast_config(broker.port));
+    ev.wait_name("connected", T).await;
+    // What the wake detector sends when the wall clock jumps past the monotonic one.
+    h.trigger(tether::handle::Trigger::Woke).await;
+    let i = ev.wait_name("connection_interrupted", T).await;
+    assert!(
+        matches!(&i.kind, EventKind::ConnectionInterrupted { error, .. } if error.contains("woke")),
+        "{:?}",
+        i.kind
+    );
+    ev.wait_name("triggered", T).await;
+    ev.wait_name("recovered", Duration::from_secs(3)).await;
+    h.stop().await;
+}
