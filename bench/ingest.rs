@@ -30,6 +30,7 @@ fn main() {
         format!("# Ingest benchmark ({})", chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")),
         String::new(),
         "Command: `cargo bench --bench ingest`. Mosquitto on loopback; a rumqttc publisher; a Tether link subscribed.".into(),
+        format!("Tether commit: {}", commit()),
         format!("Median of {RUNS} runs; payload 16 bytes."),
         String::new(),
         "| QoS | messages per run | median msg/s | min msg/s | max msg/s | lost (max over runs) |".into(),
@@ -58,6 +59,15 @@ fn main() {
     let _ = std::fs::create_dir_all(out.parent().expect("dir"));
     std::fs::write(&out, report).expect("write results");
     println!("written to {}", out.display());
+}
+
+fn commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 async fn one_run(port: u16, qos: u8, n: usize, run: usize) -> (f64, usize) {
