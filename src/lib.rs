@@ -19,16 +19,20 @@
 //! - [`credentials`]: the `CredentialSource` trait, static and OS-keychain sources.
 //! - [`profiles`]: the profile file shared by the CLI and the desktop app.
 //! - [`triggers`]: OS signals that beat any timer: network back, wake from sleep.
+//! - [`navien`]: the Navien NWP500 message shapes (topics, commands, envelopes, status).
+//! - [`demo`]: the embedded demo: rumqttd, a simulated water heater, a fault switch.
 //! - [`cli`]: the `tether` command line (the binary only parses arguments and calls it).
 
 pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod demo;
 pub mod diagnostics;
 pub mod error;
 pub mod event;
 pub mod handle;
 pub mod machine;
+pub mod navien;
 pub mod outbox;
 pub mod policy;
 pub mod profiles;

@@ -633,15 +633,16 @@ impl Supervisor {
         match d {
             Decision::Reconnect { attempt, delay } => {
                 let max_attempts = self.cfg.reconnect.max_reconnect_attempts;
-                self.emit(EventKind::Reconnecting {
-                    attempt,
-                    max_attempts,
-                    delay,
-                });
+                // State first: whoever sees the event finds the state already matching it.
                 self.set_state(LinkState::Reconnecting {
                     attempt,
                     max_attempts,
                     retry_at: Some(wall(delay)),
+                });
+                self.emit(EventKind::Reconnecting {
+                    attempt,
+                    max_attempts,
+                    delay,
                 });
                 self.mode = Mode::Waiting {
                     at: now + delay,
@@ -662,18 +663,19 @@ impl Supervisor {
                 }
                 let max_cycles = self.cfg.recovery.max_recovery_attempts;
                 let strategy = self.cfg.recovery.strategy;
+                // State first: whoever sees the event finds the state already matching it.
+                self.set_state(LinkState::Recovering {
+                    cycle,
+                    max_cycles,
+                    strategy,
+                    retry_at: Some(wall(delay)),
+                });
                 self.emit(EventKind::RecoveryAttempt {
                     cycle,
                     max_cycles,
                     delay,
                     refresh,
                     strategy: strategy.as_str(),
-                });
-                self.set_state(LinkState::Recovering {
-                    cycle,
-                    max_cycles,
-                    strategy,
-                    retry_at: Some(wall(delay)),
                 });
                 self.mode = Mode::Waiting {
                     at: now + delay,
@@ -706,8 +708,8 @@ impl Supervisor {
             Decision::AuthRejected => {
                 self.outage_failed = true;
                 let reason = err.to_string();
-                self.emit(EventKind::AuthRejected { reason: reason.clone() });
-                self.set_state(LinkState::AuthRejected { reason });
+                self.set_state(LinkState::AuthRejected { reason: reason.clone() });
+                self.emit(EventKind::AuthRejected { reason });
                 self.drop_connection();
                 self.mode = Mode::Parked;
             }
@@ -717,8 +719,8 @@ impl Supervisor {
 
     fn park_gave_up(&mut self, reason: String) {
         self.outage_failed = true;
-        self.emit(EventKind::GaveUp { reason: reason.clone() });
-        self.set_state(LinkState::GaveUp { reason });
+        self.set_state(LinkState::GaveUp { reason: reason.clone() });
+        self.emit(EventKind::GaveUp { reason });
         self.drop_connection();
         self.mode = Mode::Parked;
     }

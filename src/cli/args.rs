@@ -30,6 +30,12 @@ pub enum Cmd {
     Creds(CredsCmd),
     /// Print the diagnostics a running `tether watch --profile NAME` last wrote, as JSON.
     Diag { profile: String },
+    /// Run the embedded demo: a local broker, a simulated water heater, and a fault switch on stdin.
+    Demo {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug, Clone)]

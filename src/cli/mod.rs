@@ -6,6 +6,7 @@
 //! 4 the broker refused the credentials; 5 no OS keychain is available.
 
 mod args;
+mod demo;
 mod output;
 
 pub use args::{AddArgs, Cli, Cmd, CredsCmd, PolicyArgs, ProfileCmd, PubArgs, Target, WatchArgs};
@@ -91,6 +92,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Profile(c) => profile(c, &paths).await,
         Cmd::Creds(c) => creds(c, &paths).await,
         Cmd::Diag { profile } => diag(&profile, &paths),
+        Cmd::Demo { json } => demo::run(json).await,
     }
 }
 
@@ -253,7 +255,7 @@ async fn write_diag(h: &LinkHandle, path: Option<&std::path::Path>) {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

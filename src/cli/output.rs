@@ -25,6 +25,11 @@ impl Printer {
         };
     }
 
+    /// A line of its own (human output only).
+    pub fn line(&mut self, text: &str) {
+        let _ = writeln!(self.out, "{text}");
+    }
+
     pub fn flush(&mut self) {
         let _ = self.out.flush();
     }
