@@ -21,6 +21,7 @@
 //! - [`triggers`]: OS signals that beat any timer: network back, wake from sleep.
 //! - [`navien`]: the Navien NWP500 message shapes (topics, commands, envelopes, status).
 //! - [`demo`]: the embedded demo: rumqttd, a simulated water heater, a fault switch.
+//! - [`present`]: what the desktop shell shows: notification policy, UI batching, tray mapping.
 //! - [`cli`]: the `tether` command line (the binary only parses arguments and calls it).
 
 pub mod cli;
@@ -35,6 +36,7 @@ pub mod machine;
 pub mod navien;
 pub mod outbox;
 pub mod policy;
+pub mod present;
 pub mod profiles;
 pub mod state;
 mod supervisor;

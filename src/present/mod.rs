@@ -1,0 +1,8 @@
+//! Presentation logic the desktop shell adapts, kept here so it is pure and tested without a
+//! window: which events become notifications (and when a flapping link gets one summary instead
+//! of a storm), how a fast event stream is batched into at most ~10 UI updates a second with
+//! bounded memory, and what the tray shows for each state.
+
+pub mod batch;
+pub mod notify;
+pub mod tray;

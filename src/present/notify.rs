@@ -1,0 +1,270 @@
+//! Which link events deserve a desktop notification, rate-limited.
+//!
+//! - `reconnection_failed` (tier 1 exhausted), `recovered` *after a failure*, `gave_up` and
+//!   `auth_rejected` notify; a blip that recovers within tier 1 does not.
+//! - Each kind can be switched off.
+//! - At most `burst` notifications per profile per `window`; past that, the rest are counted and
+//!   one summary goes out when the window ends ("flapping: 4 failures, 4 recoveries in 10 min").
+
+use crate::event::{EventKind, LinkEvent};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Which notifications the user wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotifySettings {
+    pub reconnection_failed: bool,
+    pub recovered: bool,
+    pub gave_up: bool,
+    pub auth_rejected: bool,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            reconnection_failed: true,
+            recovered: true,
+            gave_up: true,
+            auth_rejected: true,
+        }
+    }
+}
+
+/// What to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub kind: NoticeKind,
+    pub title: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NoticeKind {
+    ReconnectionFailed,
+    Recovered,
+    GaveUp,
+    AuthRejected,
+    /// The rate limit held some back: one summary of them.
+    Summary,
+}
+
+/// Per profile: the current window and what it held back.
+#[derive(Debug, Default)]
+struct Window {
+    started: Option<Instant>,
+    sent: u32,
+    held: HashMap<NoticeKind, u32>,
+}
+
+/// The policy. Feed it every event; call [`NotifyPolicy::due_summaries`] now and then (the
+/// shell's bridge tick) to release the summaries of ended windows.
+#[derive(Debug)]
+pub struct NotifyPolicy {
+    pub settings: NotifySettings,
+    window: Duration,
+    burst: u32,
+    windows: HashMap<String, Window>,
+}
+
+impl NotifyPolicy {
+    pub fn new(settings: NotifySettings) -> Self {
+        Self::with_limits(settings, Duration::from_secs(600), 3)
+    }
+
+    pub fn with_limits(settings: NotifySettings, window: Duration, burst: u32) -> Self {
+        Self {
+            settings,
+            window,
+            burst,
+            windows: HashMap::new(),
+        }
+    }
+
+    /// The notification for `ev`, if any, now.
+    pub fn on_event(&mut self, ev: &LinkEvent, now: Instant) -> Option<Notification> {
+        let profile = ev.profile.to_string();
+        let (kind, title, body) = match &ev.kind {
+            EventKind::ReconnectionFailed { attempts } if self.settings.reconnection_failed => (
+                NoticeKind::ReconnectionFailed,
+                format!("{profile}: connection lost"),
+                format!("{attempts} reconnection attempts failed. Tether keeps trying with its recovery strategy."),
+            ),
+            EventKind::Recovered {
+                downtime,
+                after_failure: true,
+            } if self.settings.recovered => (
+                NoticeKind::Recovered,
+                format!("{profile}: connected again"),
+                format!("Back after {}.", human(*downtime)),
+            ),
+            EventKind::GaveUp { reason } if self.settings.gave_up => (
+                NoticeKind::GaveUp,
+                format!("{profile}: Tether stopped retrying"),
+                format!("{reason}. Use Retry now when the broker is back."),
+            ),
+            EventKind::AuthRejected { reason } if self.settings.auth_rejected => (
+                NoticeKind::AuthRejected,
+                format!("{profile}: credentials refused"),
+                format!("{reason}. Update the password in Settings."),
+            ),
+            _ => return None,
+        };
+        let w = self.windows.entry(profile).or_default();
+        if w.started.is_none_or(|s| now.duration_since(s) >= self.window) {
+            *w = Window {
+                started: Some(now),
+                ..Default::default()
+            };
+        }
+        if w.sent < self.burst {
+            w.sent += 1;
+            Some(Notification { kind, title, body })
+        } else {
+            *w.held.entry(kind).or_default() += 1;
+            None
+        }
+    }
+
+    /// Summaries of windows that ended with notifications held back.
+    pub fn due_summaries(&mut self, now: Instant) -> Vec<Notification> {
+        let mut out = Vec::new();
+        for (profile, w) in self.windows.iter_mut() {
+            let Some(started) = w.started else { continue };
+            if now.duration_since(started) < self.window || w.held.is_empty() {
+                continue;
+            }
+            let count = |k| w.held.get(&k).copied().unwrap_or(0);
+            let mut parts = Vec::new();
+            for (k, one, many) in [
+                (NoticeKind::ReconnectionFailed, "failure", "failures"),
+                (NoticeKind::Recovered, "recovery", "recoveries"),
+                (NoticeKind::GaveUp, "give-up", "give-ups"),
+                (NoticeKind::AuthRejected, "credential refusal", "credential refusals"),
+            ] {
+                match count(k) {
+                    0 => {}
+                    1 => parts.push(format!("1 {one}")),
+                    n => parts.push(format!("{n} {many}")),
+                }
+            }
+            out.push(Notification {
+                kind: NoticeKind::Summary,
+                title: format!("{profile}: the link is flapping"),
+                body: format!(
+                    "Also {} in the last {}, not shown one by one.",
+                    parts.join(", "),
+                    human(self.window)
+                ),
+            });
+            *w = Window::default();
+        }
+        out
+    }
+}
+
+/// "45 s", "3 min 20 s", "2 h 5 min".
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 if s.is_multiple_of(60) => format!("{} min", s / 60),
+        60..=3599 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: EventKind) -> LinkEvent {
+        LinkEvent::new("home".into(), kind)
+    }
+
+    fn recovered(after_failure: bool) -> LinkEvent {
+        ev(EventKind::Recovered {
+            downtime: Duration::from_secs(75),
+            after_failure,
+        })
+    }
+
+    #[test]
+    fn a_blip_within_tier1_does_not_notify_but_recovery_after_a_failure_does() {
+        let mut p = NotifyPolicy::new(NotifySettings::default());
+        let t = Instant::now();
+        assert_eq!(p.on_event(&recovered(false), t), None);
+        assert_eq!(
+            p.on_event(
+                &ev(EventKind::Reconnecting {
+                    attempt: 1,
+                    max_attempts: 10,
+                    delay: Duration::ZERO
+                }),
+                t
+            ),
+            None
+        );
+        let n = p.on_event(&ev(EventKind::ReconnectionFailed { attempts: 10 }), t).unwrap();
+        assert_eq!(n.kind, NoticeKind::ReconnectionFailed);
+        assert!(n.title.contains("home") && n.body.contains("10 reconnection attempts"), "{n:?}");
+        let n = p.on_event(&recovered(true), t).unwrap();
+        assert_eq!(n.body, "Back after 1 min 15 s.");
+    }
+
+    #[test]
+    fn each_kind_can_be_switched_off() {
+        let settings = NotifySettings {
+            recovered: false,
+            ..Default::default()
+        };
+        let mut p = NotifyPolicy::new(settings);
+        let t = Instant::now();
+        assert_eq!(p.on_event(&recovered(true), t), None);
+        assert!(p.on_event(&ev(EventKind::GaveUp { reason: "x".into() }), t).is_some());
+    }
+
+    #[test]
+    fn a_flapping_link_gets_one_summary_not_a_storm() {
+        let mut p = NotifyPolicy::with_limits(NotifySettings::default(), Duration::from_secs(600), 2);
+        let t0 = Instant::now();
+        let mut shown = 0;
+        for i in 0..6 {
+            let t = t0 + Duration::from_secs(i * 30);
+            shown += p.on_event(&ev(EventKind::ReconnectionFailed { attempts: 10 }), t).is_some() as u32;
+            shown += p.on_event(&recovered(true), t).is_some() as u32;
+        }
+        assert_eq!(shown, 2, "only the burst");
+        assert!(
+            p.due_summaries(t0 + Duration::from_secs(300)).is_empty(),
+            "not before the window ends"
+        );
+        let s = p.due_summaries(t0 + Duration::from_secs(600));
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].kind, NoticeKind::Summary);
+        assert!(
+            s[0].body.contains("5 failures") && s[0].body.contains("5 recoveries"),
+            "{}",
+            s[0].body
+        );
+        assert!(p.due_summaries(t0 + Duration::from_secs(1200)).is_empty(), "one summary per window");
+    }
+
+    #[test]
+    fn profiles_are_rate_limited_separately() {
+        let mut p = NotifyPolicy::with_limits(NotifySettings::default(), Duration::from_secs(600), 1);
+        let t = Instant::now();
+        assert!(p.on_event(&ev(EventKind::GaveUp { reason: "x".into() }), t).is_some());
+        let other = LinkEvent::new("lab".into(), EventKind::GaveUp { reason: "x".into() });
+        assert!(p.on_event(&other, t).is_some());
+    }
+
+    #[test]
+    fn durations_read_like_a_person_wrote_them() {
+        assert_eq!(human(Duration::from_secs(45)), "45 s");
+        assert_eq!(human(Duration::from_secs(600)), "10 min");
+        assert_eq!(human(Duration::from_secs(7500)), "2 h 5 min");
+    }
+}
