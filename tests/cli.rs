@@ -226,3 +226,27 @@ fn profiles_are_added_listed_shown_and_removed() {
     ok(&["profile", "remove", "lab"]);
     assert!(!ok(&["profile", "list"]).contains("lab\t"));
 }
+
+#[test]
+fn tether_demo_runs_the_heater_and_its_fault_switch_headless() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = tether(home.path());
+    cmd.args(["demo", "--json"]).stdin(std::process::Stdio::piped());
+    let mut w = Watch::spawn(cmd);
+    // The demo heater answers the status request sent at connect.
+    w.wait("a status reply from the demo heater", Duration::from_secs(15), |v| {
+        v.iter()
+            .any(|e| e["event"] == "message" && e["payload"].as_str().is_some_and(|p| p.contains("dhwTemperature")))
+    });
+    w.type_line("set 130");
+    w.wait("the new setpoint in a reply", Duration::from_secs(10), |v| {
+        v.iter()
+            .any(|e| e["event"] == "message" && e["payload"].as_str().is_some_and(|p| p.contains("\"dhwTemperatureSetting\":109")))
+    });
+    w.type_line("refuse");
+    w.wait_event("auth_rejected", Duration::from_secs(10));
+    w.type_line("accept");
+    w.wait_event("recovered", Duration::from_secs(10));
+    w.type_line("quit");
+    assert_eq!(w.wait_exit(Duration::from_secs(10)), 0);
+}

@@ -26,6 +26,26 @@ impl Watch {
         Self { child, lines }
     }
 
+    /// Type a line on its stdin (spawned with `Stdio::piped()` stdin).
+    pub fn type_line(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("spawned with a piped stdin");
+        writeln!(stdin, "{line}").expect("write to tether's stdin");
+        stdin.flush().expect("flush");
+    }
+
+    /// Wait (bounded) for the process to exit by itself; its exit code.
+    pub fn wait_exit(mut self, limit: Duration) -> i32 {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(st) = self.child.try_wait().expect("wait") {
+                return st.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "tether did not exit within {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn events(&self) -> Vec<serde_json::Value> {
         self.lines.lock().unwrap().clone()
     }
