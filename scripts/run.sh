@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Set up and run Tether.
-#   scripts/run.sh                 with no profile: the embedded demo (`tether demo`)
+#   scripts/run.sh                 on a desktop: the desktop app; headless: `tether watch` on the
+#                                  first profile, or the embedded demo (`tether demo`) without one
 #   scripts/run.sh ARGS...         `tether ARGS...` (e.g. `watch --profile home`)
 # The desktop app and its embedded demo arrive with the next milestone (issue 3).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/setup.sh
-cargo build --release --locked --quiet
+cargo build --release --locked --quiet --workspace
 bin=target/release/tether
+
+# A desktop session: the desktop app (tray, notifications, window; the embedded demo when no
+# profile exists). Without a display: the command line.
+if [ $# -eq 0 ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
+    exec target/release/tether-desktop
+fi
 
 if [ $# -gt 0 ]; then
     exec "$bin" "$@"

@@ -3,7 +3,13 @@
 # Safe to re-run: installs only what is missing. Uses sudo when not root.
 set -euo pipefail
 
-packages=(mosquitto mosquitto-clients dbus gnome-keyring python3-venv iproute2 openssl)
+packages=(
+    # tests: brokers, keychain, network namespaces, certificates
+    mosquitto mosquitto-clients dbus gnome-keyring python3-venv iproute2 openssl
+    # the desktop app (Tauri v2 on Linux)
+    pkg-config libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
+    libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
+)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,7 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/setup.sh
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 # The integration tests start their own Mosquitto brokers, fault proxies, D-Bus session and
 # gnome-keyring; nothing is shared between tests.
-cargo test --locked
+cargo test --workspace --locked

@@ -57,6 +57,11 @@ pub fn tooltip(profile: &str, state: &LinkState, now: DateTime<Utc>) -> String {
     format!("Tether · {profile}: {what}")
 }
 
+/// The tooltip as of now.
+pub fn tooltip_now(profile: &str, state: &LinkState) -> String {
+    tooltip(profile, state, Utc::now())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

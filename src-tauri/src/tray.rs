@@ -1,0 +1,49 @@
+//! The tray: an icon per state, a tooltip with the next retry, and a menu (Open Tether, Retry
+//! now, Pause/Resume, Quit). The mapping from state to icon and text is the core's
+//! (`tether::present::tray`).
+
+use tauri::image::Image;
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Runtime};
+use tether::present::tray::{icon_for, tooltip_now, TrayIcon as Kind};
+use tether::LinkState;
+
+pub const TRAY_ID: &str = "tether";
+
+fn icon(kind: Kind) -> tauri::Result<Image<'static>> {
+    let bytes: &'static [u8] = match kind {
+        Kind::Connected => include_bytes!("../../icons/tray-connected.png"),
+        Kind::Reconnecting => include_bytes!("../../icons/tray-reconnecting.png"),
+        Kind::Failed => include_bytes!("../../icons/tray-failed.png"),
+        Kind::Paused => include_bytes!("../../icons/tray-paused.png"),
+    };
+    Image::from_bytes(bytes)
+}
+
+pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
+    let open = MenuItem::with_id(app, "open", "Open Tether", true, None::<&str>)?;
+    let retry = MenuItem::with_id(app, "retry", "Retry now", true, None::<&str>)?;
+    let pause = MenuItem::with_id(app, "pause", "Pause / Resume", true, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&open, &retry, &pause, &quit])?;
+    TrayIconBuilder::with_id(TRAY_ID)
+        .icon(icon(Kind::Paused)?)
+        .tooltip("Tether")
+        .menu(&menu)
+        .on_menu_event(|app, event| {
+            let app = app.clone();
+            let id = event.id().as_ref().to_string();
+            tauri::async_runtime::spawn(async move { crate::on_menu(&app, &id).await });
+        })
+        .build(app)
+}
+
+/// Show `state` in the tray.
+pub fn show<R: Runtime>(app: &AppHandle<R>, profile: &str, state: &LinkState) {
+    let Some(tray) = app.tray_by_id(TRAY_ID) else { return };
+    if let Ok(img) = icon(icon_for(state)) {
+        let _ = tray.set_icon(Some(img));
+    }
+    let _ = tray.set_tooltip(Some(tooltip_now(profile, state)));
+}
