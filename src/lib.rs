@@ -15,6 +15,7 @@
 //! - [`transport`]: turning a [`config::LinkConfig`] into rumqttc options (TCP, TLS, WebSockets).
 //! - [`supervisor`]: the task that drives the event loop; [`handle`] is its cloneable front.
 //! - [`outbox`]: the persisted queue of publishes made while offline.
+//! - [`faultproxy`]: a TCP proxy that misbehaves on demand (the demo's fault switch, the tests).
 //! - [`diagnostics`]: counters and timings, exportable as JSON.
 //! - [`credentials`]: the `CredentialSource` trait, static and OS-keychain sources.
 //! - [`profiles`]: the profile file shared by the CLI and the desktop app.
@@ -31,6 +32,7 @@ pub mod demo;
 pub mod diagnostics;
 pub mod error;
 pub mod event;
+pub mod faultproxy;
 pub mod handle;
 pub mod machine;
 pub mod navien;

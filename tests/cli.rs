@@ -94,7 +94,7 @@ impl Watch {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_publishes_survive_kill_9_and_go_out_in_order() {
     let broker = Broker::start(BrokerOptions::default());
-    let proxy = FaultProxy::start(broker.port).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     let topic = unique("kill9");
     let observer = Observer::start(broker.port, &topic);
     let home = tempfile::tempdir().unwrap();

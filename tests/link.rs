@@ -67,7 +67,7 @@ async fn broker_restart_recovers_and_subscriptions_are_live_again() {
 #[tokio::test]
 async fn a_blackholed_link_is_found_by_the_keepalive_watchdog_within_one_and_a_half_keepalives() {
     let broker = Broker::start(BrokerOptions::default());
-    let proxy = FaultProxy::start(broker.port).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     let mut cfg = fast_config(proxy.port);
     cfg.keepalive = Duration::from_secs(4);
     let (h, mut ev) = start(cfg);
@@ -95,7 +95,7 @@ async fn a_blackholed_link_is_found_by_the_keepalive_watchdog_within_one_and_a_h
 /// strategy's first recovery cycle reconnects once the link is back.
 async fn strategy_recovers(strategy: RecoveryStrategy) {
     let broker = Broker::start(BrokerOptions::default());
-    let proxy = FaultProxy::start(broker.port).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     let mut cfg = fast_config(proxy.port);
     cfg.reconnect.max_reconnect_attempts = 3;
     cfg.reconnect.initial_reconnect_delay = Duration::from_millis(50);
@@ -184,7 +184,7 @@ async fn backoff_strategy_recovers() {
 #[tokio::test]
 async fn after_gave_up_only_a_trigger_reconnects_and_retry_now_does() {
     let broker = Broker::start(BrokerOptions::default());
-    let proxy = FaultProxy::start(broker.port).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     let mut cfg = fast_config(proxy.port);
     cfg.reconnect.max_reconnect_attempts = 1;
     cfg.recovery.max_recovery_attempts = 1;
@@ -210,7 +210,7 @@ async fn after_gave_up_only_a_trigger_reconnects_and_retry_now_does() {
 #[tokio::test]
 async fn a_trigger_beats_the_backoff_timer() {
     let broker = Broker::start(BrokerOptions::default());
-    let proxy = FaultProxy::start(broker.port).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     let mut cfg = fast_config(proxy.port);
     // A long backoff: only the trigger can bring the link back within the test's wait.
     cfg.reconnect.initial_reconnect_delay = Duration::from_secs(60);
@@ -231,7 +231,7 @@ async fn refused_credentials_stop_in_auth_rejected_without_a_retry_storm() {
         user: Some(("alice".into(), "right-horse".into())),
         ..Default::default()
     });
-    let proxy = FaultProxy::start(broker.port).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     let cfg = fast_config(proxy.port);
     let creds = Arc::new(tether::credentials::StaticSource(Credentials {
         username: Some("alice".into()),
@@ -259,7 +259,7 @@ async fn a_token_source_gets_one_refresh_after_an_auth_refusal_then_auth_rejecte
         user: Some(("alice".into(), "pw".into())),
         ..Default::default()
     });
-    let proxy = FaultProxy::start(broker.port).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     let refreshes = Arc::new(AtomicUsize::new(0));
     let (h, rx) = Link::start_subscribed(
         fast_config(proxy.port),
@@ -282,7 +282,7 @@ async fn qos1_messages_published_while_offline_all_arrive_with_a_persistent_sess
         persistence: true,
         ..Default::default()
     });
-    let proxy = FaultProxy::start(broker.port).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     let topic = unique("offline");
     let mut cfg = fast_config(proxy.port);
     cfg.subscriptions.push(qos1(topic.clone()));
@@ -324,7 +324,7 @@ async fn qos1_messages_published_while_offline_all_arrive_with_a_persistent_sess
 #[tokio::test]
 async fn outbox_publishes_made_offline_arrive_in_order_after_reconnect() {
     let broker = Broker::start(BrokerOptions::default());
-    let proxy = FaultProxy::start(broker.port).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     let topic = unique("outbox");
     let observer = Observer::start(broker.port, &topic);
     let (h, mut ev) = start(fast_config(proxy.port));
@@ -348,7 +348,7 @@ async fn outbox_publishes_made_offline_arrive_in_order_after_reconnect() {
 #[tokio::test]
 async fn outbox_overflow_and_expiry_are_events_never_silent() {
     let broker = Broker::start(BrokerOptions::default());
-    let proxy = FaultProxy::start(broker.port).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     proxy.cut();
     let mut cfg = fast_config(proxy.port);
     cfg.outbox.max_messages = 3;
@@ -369,7 +369,7 @@ async fn outbox_overflow_and_expiry_are_events_never_silent() {
 #[tokio::test]
 async fn a_periodic_request_is_sent_right_after_every_reconnect() {
     let broker = Broker::start(BrokerOptions::default());
-    let proxy = FaultProxy::start(broker.port).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     let topic = unique("periodic");
     let observer = Observer::start(broker.port, &topic);
     let mut cfg = fast_config(proxy.port);
@@ -417,7 +417,7 @@ async fn the_stale_data_watchdog_reconnects_a_silent_link() {
 #[tokio::test]
 async fn a_first_connect_that_fails_follows_the_same_tiers() {
     let broker = Broker::start(BrokerOptions::default());
-    let proxy = FaultProxy::start(broker.port).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     proxy.set(Mode::Refuse);
     let (h, mut ev) = start(fast_config(proxy.port));
     ev.wait_name("attempt_failed", T).await;
@@ -431,7 +431,7 @@ async fn a_first_connect_that_fails_follows_the_same_tiers() {
 async fn a_first_connect_that_needed_recovery_reports_recovered() {
     // The app started at login before the network: tier 1 runs out, then recovery connects.
     let broker = Broker::start(BrokerOptions::default());
-    let proxy = FaultProxy::start(broker.port).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     proxy.set(Mode::Refuse);
     let mut cfg = fast_config(proxy.port);
     cfg.reconnect.max_reconnect_attempts = 1;
@@ -451,7 +451,7 @@ async fn a_first_connect_that_needed_recovery_reports_recovered() {
 #[tokio::test]
 async fn the_connect_timeout_setting_bounds_an_attempt_into_a_black_hole() {
     let broker = Broker::start(BrokerOptions::default());
-    let proxy = FaultProxy::start(broker.port).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     proxy.set(Mode::Blackhole);
     let mut cfg = fast_config(proxy.port);
     cfg.connect_timeout = Duration::from_secs(1);
@@ -478,7 +478,7 @@ async fn qos2_is_refused_with_a_reason() {
 #[tokio::test]
 async fn pause_disconnects_and_resume_reconnects() {
     let broker = Broker::start(BrokerOptions::default());
-    let proxy = FaultProxy::start(broker.port).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     let (h, mut ev) = start(fast_config(proxy.port));
     ev.wait_name("connected", T).await;
     h.pause().await;
@@ -601,7 +601,7 @@ async fn scripted_broker() -> u16 {
 #[tokio::test]
 async fn a_refused_subscription_is_reported_per_topic_and_retried_on_the_next_connect() {
     let port = scripted_broker().await;
-    let proxy = FaultProxy::start(port).await;
+    let proxy = FaultProxy::start(port).await.expect("fault proxy on loopback");
     let mut cfg = fast_config(proxy.port);
     cfg.subscriptions.push(qos1("allowed/x"));
     cfg.subscriptions.push(qos1("denied/x"));

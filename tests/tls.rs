@@ -109,7 +109,7 @@ async fn mqtts_with_a_custom_ca_and_a_client_certificate_connects_and_carries_me
 async fn a_server_certificate_that_does_not_validate_is_a_configuration_error_not_a_retry_loop() {
     let pki = Pki::new();
     let broker = tls_broker(&pki);
-    let proxy = FaultProxy::start(broker.port).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     let mut cfg = fast_config(proxy.port);
     // No custom CA: the OS trust store does not know the test CA.
     cfg.broker = tether::config::BrokerUrl::parse(&format!("mqtts://127.0.0.1:{}", proxy.port)).unwrap();

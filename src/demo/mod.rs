@@ -17,7 +17,7 @@ use crate::policy::RecoveryStrategy;
 use std::time::Duration;
 
 pub use device::{DEMO_ADDITIONAL, DEMO_MAC};
-pub use faults::{Fault, FaultSwitch};
+pub use faults::FaultSwitch;
 
 /// The app's MQTT client id in the demo (the Navien cloud uses `navien-client-xxxxxxxx`).
 pub const DEMO_CLIENT_ID: &str = "navien-client-tetherdemo";
