@@ -3,10 +3,23 @@
 fn main() {
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(&[
-            "get_state",
+            "get_overview",
             "retry_now",
             "pause",
             "resume",
+            "get_diagnostics",
+            "list_profiles",
+            "save_profile",
+            "remove_profile",
+            "switch_profile",
+            "get_settings",
+            "save_settings",
+            "set_secret",
+            "delete_secret",
+            "demo_fault",
+            "set_setpoint",
+            "ui_ready",
+            "hide_window",
         ])),
     )
     .expect("tauri build step");

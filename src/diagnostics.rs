@@ -95,6 +95,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Option<&Duration> {
 
 /// A snapshot of a link's figures.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Diagnostics {
     pub state: String,
     pub running_for_ms: u64,

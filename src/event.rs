@@ -9,11 +9,14 @@ use std::time::Duration;
 
 /// One event of one link.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LinkEvent {
     /// When it happened (RFC 3339, milliseconds, UTC).
     #[serde(serialize_with = "rfc3339_ms")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub ts: DateTime<Utc>,
     /// The profile (link) it happened on.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub profile: Arc<str>,
     #[serde(flatten)]
     pub kind: EventKind,
@@ -37,6 +40,7 @@ impl LinkEvent {
 
 /// The design's events. Durations are in milliseconds (`*_ms`).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     Connected {
@@ -44,17 +48,20 @@ pub enum EventKind {
     },
     ConnectionInterrupted {
         error: String,
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         cause: &'static str,
     },
     /// A connection attempt failed (tier 1 or tier 2); says why.
     AttemptFailed {
         error: String,
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         cause: &'static str,
     },
     Reconnecting {
         attempt: u32,
         max_attempts: u32,
         #[serde(rename = "delay_ms", serialize_with = "millis")]
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         delay: Duration,
     },
     ReconnectionFailed {
@@ -64,12 +71,15 @@ pub enum EventKind {
         cycle: u32,
         max_cycles: u32,
         #[serde(rename = "delay_ms", serialize_with = "millis")]
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         delay: Duration,
         refresh: bool,
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         strategy: &'static str,
     },
     Recovered {
         #[serde(rename = "downtime_ms", serialize_with = "millis")]
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         downtime: Duration,
         /// Whether tier 1 had been exhausted (a "real" failure, worth a notification).
         after_failure: bool,
@@ -92,6 +102,7 @@ pub enum EventKind {
     Message {
         topic: String,
         #[serde(serialize_with = "payload_text")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         payload: Bytes,
         qos: u8,
         retain: bool,
@@ -107,15 +118,18 @@ pub enum EventKind {
     },
     OutboxDropped {
         count: usize,
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         reason: &'static str,
     },
     Stale {
         topic: String,
         #[serde(rename = "silent_for_ms", serialize_with = "millis")]
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         silent_for: Duration,
     },
     /// A triggered attempt (Retry now, network back, wake) beat the backoff timer.
     Triggered {
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         trigger: &'static str,
     },
     Paused,

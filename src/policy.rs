@@ -83,6 +83,7 @@ impl ReconnectPolicy {
 
 /// What tier 2 does once tier 1 is exhausted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum RecoveryStrategy {
     /// Reset the attempt counter and run tier 1 again after a delay, on the same client.

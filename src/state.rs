@@ -7,6 +7,7 @@ use serde::Serialize;
 
 /// The state of one link (see the design's state table).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum LinkState {
     /// Not started.

@@ -7,65 +7,12 @@
 
 mod common;
 
+use common::dbus::SecretService;
 use common::*;
 use secrecy::{ExposeSecret, SecretString};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use tether::credentials::{account, OsKeychain, SecretStore};
-
-/// A D-Bus session bus and an unlocked gnome-keyring, torn down on drop.
-struct SecretService {
-    bus_pid: u32,
-    address: String,
-    _home: tempfile::TempDir,
-}
-
-impl SecretService {
-    fn start() -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let runtime = home.path().join("run");
-        std::fs::create_dir_all(&runtime).unwrap();
-        let out = Command::new("dbus-daemon")
-            .args(["--session", "--fork", "--print-address=1", "--print-pid=1"])
-            .output()
-            .expect("dbus-daemon runs (apt-get install dbus)");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let mut it = text.lines();
-        let address = it.next().expect("address").trim().to_string();
-        let bus_pid: u32 = it.next().expect("pid").trim().parse().expect("pid number");
-        // gnome-keyring creates and unlocks a `login` keyring with this password in our temp home.
-        let mut gk = Command::new("gnome-keyring-daemon")
-            .args(["--unlock", "--components=secrets"])
-            .env("DBUS_SESSION_BUS_ADDRESS", &address)
-            .env("HOME", home.path())
-            .env("XDG_DATA_HOME", home.path().join("data"))
-            .env("XDG_RUNTIME_DIR", &runtime)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("gnome-keyring-daemon runs (apt-get install gnome-keyring)");
-        {
-            use std::io::Write;
-            let mut stdin = gk.stdin.take().unwrap();
-            stdin.write_all(b"keyring-test-unlock").unwrap();
-        }
-        let _ = gk.wait();
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        Self {
-            bus_pid,
-            address,
-            _home: home,
-        }
-    }
-}
-
-impl Drop for SecretService {
-    fn drop(&mut self) {
-        // gnome-keyring exits with its bus.
-        let _ = Command::new("kill").arg(self.bus_pid.to_string()).status();
-    }
-}
 
 fn tether(home: &Path, bus: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tether"));

@@ -1,34 +1,73 @@
-//! One task turning the core's state and events into app events (batched: at most ~10 UI updates
-//! a second however fast messages arrive), tray updates and notifications.
+//! One task per active link turning the core's state and events into what the shell shows:
+//! batched UI updates (at most ~10 a second however fast messages arrive), the device card, the
+//! tray, and notifications. GUI-free: the shell plugs in through [`Sink`], tests plug in their own.
 
-use crate::{notify, tray};
+use crate::ipc::DeviceStatus;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tauri::{AppHandle, Emitter, Runtime};
-use tether::event::LinkEvent;
-use tether::present::batch::{Batcher, Limits};
-use tether::present::notify::{NotifyPolicy, NotifySettings};
-use tether::LinkHandle;
-use tokio::sync::broadcast;
+use tether::event::{EventKind, LinkEvent};
+use tether::present::batch::{Batch, Batcher, Limits};
+use tether::present::notify::{Notification, NotifyPolicy, NotifySettings};
+use tether::{LinkHandle, LinkState};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
 
-/// The app event the UI listens to.
-pub const UPDATE_EVENT: &str = "link-update";
+/// Where the bridge's output goes (the Tauri app in the shell).
+pub trait Sink: Send + Sync + 'static {
+    /// One batched UI update.
+    fn batch(&self, batch: &Batch);
+    /// A device status reply, decoded.
+    fn device(&self, status: &DeviceStatus);
+    /// The link's state changed (the tray follows at once, not at the batch rate).
+    fn state(&self, profile: &str, state: &LinkState);
+    /// A desktop notification the policy let through.
+    fn notify(&self, n: &Notification);
+}
 
-pub fn spawn<R: Runtime>(app: AppHandle<R>, link: LinkHandle, mut rx: broadcast::Receiver<LinkEvent>, profile: String) {
-    tauri::async_runtime::spawn(async move {
+/// The last device status, kept for a window that opens later.
+pub type DeviceSlot = Arc<Mutex<Option<DeviceStatus>>>;
+
+/// Whether a message is a Navien status reply (`cmd/<type>/<device>/<client>/res...`).
+fn is_device_reply(topic: &str) -> bool {
+    topic.starts_with("cmd/") && topic.contains("/res")
+}
+
+pub fn spawn(
+    sink: Arc<dyn Sink>,
+    link: LinkHandle,
+    mut rx: broadcast::Receiver<LinkEvent>,
+    profile: String,
+    mut notify_settings: watch::Receiver<NotifySettings>,
+    device: DeviceSlot,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
         let mut batcher = Batcher::new(Limits::default());
-        let mut policy = NotifyPolicy::new(NotifySettings::default());
+        let mut policy = NotifyPolicy::new(*notify_settings.borrow_and_update());
         let mut states = link.watch_state();
         let mut tick = tokio::time::interval(Duration::from_millis(100));
-        batcher.set_state(states.borrow_and_update().clone());
-        tray::show(&app, &profile, &link.state());
+        let first = states.borrow_and_update().clone();
+        sink.state(&profile, &first);
+        batcher.set_state(first);
         loop {
             tokio::select! {
-                // Core events: into the batch, and maybe a notification.
                 ev = rx.recv() => match ev {
                     Ok(ev) => {
                         let now = tokio::time::Instant::now();
                         if let Some(n) = policy.on_event(&ev, now) {
-                            notify::show(&n);
+                            sink.notify(&n);
+                        }
+                        if let EventKind::Message { topic, payload, .. } = &ev.kind {
+                            if is_device_reply(topic) {
+                                match tether::navien::decode_status(payload) {
+                                    Ok(s) => {
+                                        let d = DeviceStatus::from_status(&s, ev.ts);
+                                        sink.device(&d);
+                                        *device.lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
+                                    }
+                                    // A malformed reply is logged and skipped; the link goes on.
+                                    Err(e) => tracing::warn!(%topic, error = %e, "skipped a device reply that does not decode"),
+                                }
+                            }
                         }
                         batcher.push(ev, now);
                     }
@@ -36,26 +75,43 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, link: LinkHandle, mut rx: broadcast:
                     Err(broadcast::error::RecvError::Lagged(n)) => tracing::debug!(skipped = n, "bridge lagged"),
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
-                // State changes: the tray at once, the UI with the next batch.
                 changed = states.changed() => {
                     if changed.is_err() {
                         return;
                     }
                     let s = states.borrow_and_update().clone();
-                    tray::show(&app, &profile, &s);
+                    sink.state(&profile, &s);
                     batcher.set_state(s);
                 }
-                // The batch clock, and the notification summaries of ended windows.
+                changed = notify_settings.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    policy.settings = *notify_settings.borrow_and_update();
+                }
                 _ = tick.tick() => {
                     let now = tokio::time::Instant::now();
                     if let Some(batch) = batcher.take(now) {
-                        let _ = app.emit(UPDATE_EVENT, &batch);
+                        sink.batch(&batch);
                     }
                     for n in policy.due_summaries(now) {
-                        notify::show(&n);
+                        sink.notify(&n);
                     }
                 }
             }
         }
-    });
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_replies_are_recognised_by_topic() {
+        assert!(is_device_reply("cmd/52/navilink-04786332fca0/navien-client-tetherdemo/res"));
+        assert!(is_device_reply("cmd/52/navilink-04786332fca0/navien-client-x/res/did"));
+        assert!(!is_device_reply("cmd/52/navilink-04786332fca0/st"));
+        assert!(!is_device_reply("sensors/res"));
+    }
 }

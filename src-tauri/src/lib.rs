@@ -1,66 +1,58 @@
 //! Tether's desktop shell: a thin Tauri v2 adapter over the `tether` core.
 //!
-//! - [`commands`]: `#[tauri::command]` one-liners onto the link handle;
-//! - [`bridge`]: core state and events → batched app events, the tray, notifications;
-//! - [`tray`]: the tray icon, tooltip and menu;
-//! - [`notify`]: desktop notifications (notify-rust);
-//! - [`state`]: what the app keeps (`manage`).
+//! Tauri-free, and tested without a window:
+//! - [`controller`]: what the commands do (active link or demo, profiles, secrets, settings,
+//!   fault switch, setpoint);
+//! - [`bridge`]: core state and events → batched UI updates, device status, tray, notifications;
+//! - [`ipc`]: the types crossing IPC, their validation, and the TypeScript they generate;
+//! - [`vault`]: secrets in the OS keychain, or in memory when there is none;
+//! - [`settings`]: app-wide settings file; [`login`]: start at login; [`logging`]: rotated,
+//!   redacted log file; [`notify`]: desktop notifications (notify-rust).
+//!
+//! Tauri adapters: `commands` (one-liners onto the controller), `shell` (the bridge's sink:
+//! app events, tray, notifications), `tray` (icon, tooltip, menu).
 //!
 //! Closing the window keeps Tether running in the tray and frees the webview; "Open Tether"
-//! builds a new one. With no profile configured, the app runs the embedded demo.
+//! builds a new one. One instance only: a second launch opens the first one's window.
 
-mod bridge;
+pub mod bridge;
 mod commands;
-mod notify;
-mod state;
+pub mod controller;
+pub mod ipc;
+pub mod logging;
+pub mod login;
+pub mod notify;
+pub mod settings;
+mod shell;
 mod tray;
+pub mod vault;
 
-use state::AppState;
-use std::sync::Arc;
+use controller::Controller;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 use tauri::{AppHandle, Manager, RunEvent, Runtime, WebviewUrl, WebviewWindowBuilder};
-use tether::credentials::{KeychainSource, OsKeychain};
-use tether::demo::Demo;
-use tether::event::LinkEvent;
-use tether::profiles::{Paths, ProfileStore};
-use tether::{Link, LinkHandle};
-use tokio::sync::broadcast;
+use tether::credentials::OsKeychain;
+use tether::profiles::Paths;
 
-type Started = (LinkHandle, broadcast::Receiver<LinkEvent>, String, Option<Demo>);
+static LAUNCHED: OnceLock<Instant> = OnceLock::new();
 
-/// The first profile, or the embedded demo when there is none.
-async fn start_link() -> Result<Started, String> {
-    let paths = Paths::from_env().map_err(|e| e.to_string())?;
-    let file = ProfileStore::new(paths.profiles_file()).load().map_err(|e| e.to_string())?;
-    match file.profiles.into_iter().next() {
-        Some((name, profile)) => {
-            let cfg = profile.link_config(&name, &paths).map_err(|e| e.to_string())?;
-            let creds = Arc::new(KeychainSource {
-                store: Arc::new(OsKeychain),
-                profile: name.clone(),
-                username: profile.username.clone(),
-            });
-            let (h, rx) = Link::start_subscribed(cfg, creds).map_err(|e| e.to_string())?;
-            Ok((h, rx, name, None))
-        }
-        None => {
-            let demo = Demo::start().await.map_err(|e| e.to_string())?;
-            let (h, rx) = Link::start_subscribed(demo.link_config(), Arc::new(tether::credentials::StaticSource::anonymous()))
-                .map_err(|e| e.to_string())?;
-            Ok((h, rx, "demo".to_string(), Some(demo)))
-        }
-    }
+/// When the process started (for the launch-to-first-paint figure).
+pub fn launched() -> Instant {
+    *LAUNCHED.get_or_init(Instant::now)
 }
 
 /// Show the main window, building it again if it was closed.
 fn open_window<R: Runtime>(app: &AppHandle<R>) {
     if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
         let _ = w.show();
         let _ = w.set_focus();
         return;
     }
     if let Err(e) = WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
         .title("Tether")
-        .inner_size(900.0, 640.0)
+        .inner_size(960.0, 700.0)
+        .min_inner_size(480.0, 400.0)
         .build()
     {
         tracing::error!(error = %e, "cannot open the window");
@@ -68,19 +60,25 @@ fn open_window<R: Runtime>(app: &AppHandle<R>) {
 }
 
 pub(crate) async fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
-    let state = app.state::<AppState>();
+    let ctl = app.state::<Controller>();
     match id {
         "open" => open_window(app),
-        "retry" => state.link.retry_now().await,
+        "retry" => {
+            if let Some(l) = ctl.link().await {
+                l.retry_now().await
+            }
+        }
         "pause" => {
-            if matches!(state.link.state(), tether::LinkState::Paused) {
-                state.link.resume().await
-            } else {
-                state.link.pause().await
+            if let Some(l) = ctl.link().await {
+                if matches!(l.state(), tether::LinkState::Paused) {
+                    l.resume().await
+                } else {
+                    l.pause().await
+                }
             }
         }
         "quit" => {
-            state.link.stop().await;
+            ctl.shutdown().await;
             app.exit(0);
         }
         _ => {}
@@ -88,28 +86,50 @@ pub(crate) async fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
 }
 
 pub fn run() {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TETHER_LOG").unwrap_or_else(|_| "warn,rumqttd=off".into()))
-        .init();
+    launched();
+    let paths = match Paths::from_env() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("tether-desktop: {e}");
+            std::process::exit(1);
+        }
+    };
+    let _log_guard = logging::init(&logging::dir(&paths.data_dir));
     let app = tauri::Builder::default()
-        .setup(|app| {
-            let (link, rx, profile, demo) = tauri::async_runtime::block_on(start_link())?;
+        // First: a second launch hands over to this one and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| open_window(app)))
+        .setup(move |app| {
             tray::build(app.handle())?;
-            bridge::spawn(app.handle().clone(), link.clone(), rx, profile);
-            app.manage(AppState { link, _demo: demo });
+            let sink = Arc::new(shell::TauriSink(app.handle().clone()));
+            let ctl = Controller::new(paths, Arc::new(OsKeychain), OsKeychain::probe(), sink);
+            tauri::async_runtime::block_on(ctl.start()).map_err(|e| e.message)?;
+            app.manage(ctl);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
-            commands::get_state,
+            commands::get_overview,
             commands::retry_now,
             commands::pause,
-            commands::resume
+            commands::resume,
+            commands::get_diagnostics,
+            commands::list_profiles,
+            commands::save_profile,
+            commands::remove_profile,
+            commands::switch_profile,
+            commands::get_settings,
+            commands::save_settings,
+            commands::set_secret,
+            commands::delete_secret,
+            commands::demo_fault,
+            commands::set_setpoint,
+            commands::ui_ready,
+            commands::hide_window
         ])
         .build(tauri::generate_context!());
     let app = match app {
         Ok(app) => app,
         Err(e) => {
+            tracing::error!(error = %e, "cannot start");
             eprintln!("tether-desktop: cannot start: {e}");
             std::process::exit(1);
         }

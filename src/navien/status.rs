@@ -134,6 +134,19 @@ impl Status {
         }
     }
 
+    /// The setpoint range the device accepts, °F. A status without limits (0) gets the NWP500's
+    /// typical 81/131 half-°C (105-150 °F) rather than a range that refuses everything.
+    pub fn setpoint_range_f(&self) -> (f64, f64) {
+        if self.dhw_temperature_min > 0 && self.dhw_temperature_max > self.dhw_temperature_min {
+            (
+                half_c_to_f(self.dhw_temperature_min).round(),
+                half_c_to_f(self.dhw_temperature_max).round(),
+            )
+        } else {
+            (half_c_to_f(81).round(), half_c_to_f(131).round())
+        }
+    }
+
     /// `E799`-style code, or `None` without an error.
     pub fn error(&self) -> Option<String> {
         (self.error_code != 0).then(|| format!("E{:03}", self.error_code))

@@ -34,6 +34,7 @@ impl Default for Limits {
 
 /// Per-topic figures for the live-messages view.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TopicUpdate {
     pub topic: String,
     pub count: u64,
@@ -45,6 +46,7 @@ pub struct TopicUpdate {
 
 /// One UI update.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Batch {
     /// The latest state, when it changed since the last batch.
     pub state: Option<LinkState>,

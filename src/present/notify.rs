@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 /// Which notifications the user wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct NotifySettings {
     pub reconnection_failed: bool,

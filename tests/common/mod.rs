@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of the rig
 
 pub mod broker;
+pub mod dbus;
 pub mod proxy;
 pub mod watch;
 

@@ -1,0 +1,195 @@
+//! Logs: tracing to a daily-rotated file in the platform's log directory (7 files kept) and to
+//! stderr. Secrets never reach a log in the first place (`SecretString`); as a second line of
+//! defence every line is passed through [`redact`], which masks the value after any key that
+//! names a secret.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use tracing_appender::rolling::{Builder, Rotation};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::EnvFilter;
+
+/// Keys whose values are masked (lower case; matched case-insensitively).
+const SECRET_KEYS: [&str; 8] = [
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "accesstoken",
+    "refreshtoken",
+    "idtoken",
+    "authorization",
+];
+
+/// The log directory: `TETHER_LOG_DIR`, else the platform's (Linux: `~/.local/state/tether/logs`
+/// via the data dir; macOS: `~/Library/Logs/Tether`; Windows: `%LOCALAPPDATA%\Tether\logs`).
+pub fn dir(data_dir: &Path) -> PathBuf {
+    if let Some(d) = std::env::var_os("TETHER_LOG_DIR") {
+        return PathBuf::from(d);
+    }
+    if cfg!(target_os = "macos") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return PathBuf::from(home).join("Library/Logs/Tether");
+        }
+    }
+    data_dir.join("logs")
+}
+
+/// Mask secret values in one log line: `password=abc`, `token: "abc"`, `"accessToken":"abc"`,
+/// `Authorization: Bearer abc` all become `…=[redacted]`.
+pub fn redact(line: &str) -> String {
+    let lower = line.to_ascii_lowercase();
+    let bytes = line.as_bytes();
+    let mut out = String::with_capacity(line.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i < line.len() {
+        let hit = SECRET_KEYS
+            .iter()
+            .find(|k| lower[i..].starts_with(*k) && !word_char_before(bytes, i));
+        let Some(key) = hit else {
+            i += 1;
+            continue;
+        };
+        // The key may be followed by more word characters (`token_url`): then it is not a key.
+        let mut j = i + key.len();
+        while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
+            j += 1;
+        }
+        let key_end = j;
+        // Separator: optional quote, spaces, '=' or ':', spaces, optional quote.
+        if j < bytes.len() && bytes[j] == b'"' {
+            j += 1;
+        }
+        while j < bytes.len() && bytes[j] == b' ' {
+            j += 1;
+        }
+        if j >= bytes.len() || (bytes[j] != b'=' && bytes[j] != b':') || key_end != i + key.len() {
+            i = key_end.max(i + 1);
+            continue;
+        }
+        j += 1;
+        while j < bytes.len() && bytes[j] == b' ' {
+            j += 1;
+        }
+        let quoted = j < bytes.len() && (bytes[j] == b'"' || bytes[j] == b'\'');
+        let quote = if quoted { bytes[j] } else { 0 };
+        if quoted {
+            j += 1;
+        }
+        let value_start = j;
+        // `Authorization: Bearer xyz`: the scheme stays, the credential goes.
+        if lower[j..].starts_with("bearer ") || lower[j..].starts_with("basic ") {
+            j += lower[j..].find(' ').unwrap_or(0) + 1;
+        }
+        let secret_start = j.max(value_start);
+        while j < bytes.len()
+            && if quoted {
+                bytes[j] != quote
+            } else {
+                !bytes[j].is_ascii_whitespace() && bytes[j] != b',' && bytes[j] != b'}'
+            }
+        {
+            j += 1;
+        }
+        if j > secret_start {
+            out.push_str(&line[copied..secret_start]);
+            out.push_str("[redacted]");
+            copied = j;
+        }
+        i = j.max(i + 1);
+    }
+    out.push_str(&line[copied..]);
+    out
+}
+
+fn word_char_before(bytes: &[u8], i: usize) -> bool {
+    i > 0 && (bytes[i - 1].is_ascii_alphanumeric())
+}
+
+/// A writer that redacts each formatted event before it reaches the file.
+pub struct Redacting<W>(W);
+
+impl<W: Write> Write for Redacting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+pub struct RedactingMaker<M>(M);
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingMaker<M> {
+    type Writer = Redacting<M::Writer>;
+    fn make_writer(&'a self) -> Self::Writer {
+        Redacting(self.0.make_writer())
+    }
+}
+
+/// Install the subscriber: the file gets `TETHER_LOG` (default `info`), stderr gets
+/// `TETHER_LOG_STDERR` (default `warn`). Returns the file writer's guard (keep it for the app's life), or
+/// `None` when the log directory cannot be used (then only stderr gets logs, and says why).
+pub fn init(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let filter = || EnvFilter::try_from_env("TETHER_LOG").unwrap_or_else(|_| "info,rumqttd=off,tao=warn,wry=warn".into());
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(RedactingMaker(std::io::stderr))
+        .with_filter(EnvFilter::try_from_env("TETHER_LOG_STDERR").unwrap_or_else(|_| "warn,rumqttd=off".into()));
+    let file = Builder::new()
+        .rotation(Rotation::DAILY)
+        .max_log_files(7)
+        .filename_prefix("tether")
+        .filename_suffix("log")
+        .build(dir);
+    match file {
+        Ok(appender) => {
+            let (nb, guard) = tracing_appender::non_blocking(appender);
+            let file_layer = tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(RedactingMaker(nb))
+                .with_filter(filter());
+            tracing_subscriber::registry().with(stderr).with(file_layer).init();
+            Some(guard)
+        }
+        Err(e) => {
+            tracing_subscriber::registry().with(stderr).init();
+            tracing::warn!(dir = %dir.display(), error = %e, "no log file; logging to stderr only");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn secrets_after_their_keys_are_masked() {
+        assert_eq!(redact("connect password=hunter2 user=bob"), "connect password=[redacted] user=bob");
+        assert_eq!(
+            redact(r#"{"accessToken":"eyJabc.def","x":1}"#),
+            r#"{"accessToken":"[redacted]","x":1}"#
+        );
+        assert_eq!(redact("refreshToken: 'r-123' next"), "refreshToken: '[redacted]' next");
+        assert_eq!(redact("Authorization: Bearer eyJ.abc.def"), "Authorization: Bearer [redacted]");
+        assert_eq!(redact("secret = s3cr3t,"), "secret = [redacted],");
+    }
+
+    #[test]
+    fn ordinary_lines_are_untouched() {
+        for line in [
+            "connected to mqtt://127.0.0.1:1883 session_present=true",
+            "stored the password in the keychain",
+            "token refreshed",
+            "tokens_left=3",
+            "",
+        ] {
+            assert_eq!(redact(line), line);
+        }
+    }
+}

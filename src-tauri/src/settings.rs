@@ -1,0 +1,124 @@
+//! App-wide settings (notifications, start at login) in `settings.toml` beside the profiles.
+//! A malformed file is reported with where it is wrong and never overwritten: the app runs on
+//! defaults and refuses to save until the file is fixed or removed.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use tether::present::notify::NotifySettings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppSettings {
+    pub notifications: NotifySettings,
+    pub start_at_login: bool,
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum SettingsError {
+    #[error("{path}: {reason} (fix or remove the file; it is left as it is)")]
+    Malformed { path: PathBuf, reason: String },
+    #[error("{path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+}
+
+pub struct SettingsFile {
+    path: PathBuf,
+    /// Set when the file on disk could not be read: saving would destroy the user's file.
+    broken: Option<SettingsError>,
+}
+
+impl SettingsFile {
+    /// Load from `path`; a missing file is the defaults.
+    pub fn load(path: PathBuf) -> (Self, AppSettings) {
+        match read(&path) {
+            Ok(s) => (Self { path, broken: None }, s),
+            Err(e) => {
+                tracing::error!(error = %e, "settings not loaded; running on defaults");
+                (Self { path, broken: Some(e) }, AppSettings::default())
+            }
+        }
+    }
+
+    /// Why saving is refused, if it is.
+    pub fn problem(&self) -> Option<&SettingsError> {
+        self.broken.as_ref()
+    }
+
+    /// Write atomically (temp file + rename).
+    pub fn save(&self, s: &AppSettings) -> Result<(), SettingsError> {
+        if let Some(e) = &self.broken {
+            return Err(e.clone());
+        }
+        let io = |e: std::io::Error| SettingsError::Io {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        };
+        let text = toml::to_string_pretty(s).map_err(|e| SettingsError::Io {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let tmp = self.path.with_extension("toml.tmp");
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, &self.path).map_err(io)
+    }
+}
+
+fn read(path: &Path) -> Result<AppSettings, SettingsError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(AppSettings::default()),
+        Err(e) => {
+            return Err(SettingsError::Io {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })
+        }
+    };
+    toml::from_str(&text).map_err(|e| SettingsError::Malformed {
+        path: path.to_path_buf(),
+        reason: e.message().to_string() + &location(&text, e.span()),
+    })
+}
+
+fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(span) = span else { return String::new() };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    format!(" at line {line}, column {col}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_is_defaults_and_saves_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.toml");
+        let (f, s) = SettingsFile::load(path.clone());
+        assert_eq!(s, AppSettings::default());
+        let mut s = s;
+        s.notifications.recovered = false;
+        s.start_at_login = true;
+        f.save(&s).unwrap();
+        assert_eq!(SettingsFile::load(path).1, s);
+    }
+
+    #[test]
+    fn malformed_file_is_reported_with_its_place_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.toml");
+        let bad = "start_at_login = true\n[notifications]\nrecovered = \"yes\"\n";
+        std::fs::write(&path, bad).unwrap();
+        let (f, s) = SettingsFile::load(path.clone());
+        assert_eq!(s, AppSettings::default());
+        let e = f.save(&s).unwrap_err().to_string();
+        assert!(e.contains("line 3"), "{e}");
+        assert!(e.contains("settings.toml"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), bad);
+    }
+}

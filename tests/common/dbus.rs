@@ -1,0 +1,72 @@
+//! Private D-Bus session buses for tests, torn down on drop: a bare one (the notification test
+//! serves org.freedesktop.Notifications on it) and one with an unlocked gnome-keyring Secret
+//! Service (the keychain tests). Shared by the core's and the desktop app's tests.
+
+use std::process::{Command, Stdio};
+
+/// A private session bus (`dbus-daemon --session`).
+pub struct DBusSession {
+    pid: u32,
+    /// The bus address, for `DBUS_SESSION_BUS_ADDRESS`.
+    pub address: String,
+}
+
+impl DBusSession {
+    pub fn start() -> Self {
+        let out = Command::new("dbus-daemon")
+            .args(["--session", "--fork", "--print-address=1", "--print-pid=1"])
+            .output()
+            .expect("dbus-daemon runs (apt-get install dbus)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut it = text.lines();
+        let address = it.next().expect("address").trim().to_string();
+        let pid: u32 = it.next().expect("pid").trim().parse().expect("pid number");
+        Self { pid, address }
+    }
+}
+
+impl Drop for DBusSession {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.pid.to_string()).status();
+    }
+}
+
+/// A session bus with gnome-keyring's Secret Service, its `login` keyring unlocked, in a temp home.
+pub struct SecretService {
+    pub bus: DBusSession,
+    pub address: String,
+    _home: tempfile::TempDir,
+}
+
+impl SecretService {
+    pub fn start() -> Self {
+        let home = tempfile::tempdir().expect("temp home");
+        let runtime = home.path().join("run");
+        std::fs::create_dir_all(&runtime).expect("runtime dir");
+        let bus = DBusSession::start();
+        // gnome-keyring creates and unlocks a `login` keyring with this password in our temp home.
+        let mut gk = Command::new("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon runs (apt-get install gnome-keyring)");
+        {
+            use std::io::Write;
+            let mut stdin = gk.stdin.take().expect("stdin");
+            stdin.write_all(b"keyring-test-unlock").expect("unlock password written");
+        }
+        let _ = gk.wait();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        Self {
+            address: bus.address.clone(),
+            bus,
+            _home: home,
+        }
+    }
+}
