@@ -3,6 +3,7 @@
 //! tray, and notifications. GUI-free: the shell plugs in through [`Sink`], tests plug in their own.
 
 use crate::ipc::DeviceStatus;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tether::event::{EventKind, LinkEvent};
@@ -27,6 +28,12 @@ pub trait Sink: Send + Sync + 'static {
 /// The last device status, kept for a window that opens later.
 pub type DeviceSlot = Arc<Mutex<Option<DeviceStatus>>>;
 
+/// The latest link events (messages aside), oldest first, for a window that opens later.
+pub type RecentEvents = Arc<Mutex<VecDeque<LinkEvent>>>;
+
+/// How many events a newly opened window gets.
+pub const RECENT_EVENTS: usize = 100;
+
 /// Whether a message is a Navien status reply (`cmd/<type>/<device>/<client>/res...`).
 fn is_device_reply(topic: &str) -> bool {
     topic.starts_with("cmd/") && topic.contains("/res")
@@ -39,6 +46,7 @@ pub fn spawn(
     profile: String,
     mut notify_settings: watch::Receiver<NotifySettings>,
     device: DeviceSlot,
+    recent: RecentEvents,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut batcher = Batcher::new(Limits::default());
@@ -55,6 +63,13 @@ pub fn spawn(
                         let now = tokio::time::Instant::now();
                         if let Some(n) = policy.on_event(&ev, now) {
                             sink.notify(&n);
+                        }
+                        if !matches!(ev.kind, EventKind::Message { .. }) {
+                            let mut r = recent.lock().unwrap_or_else(|p| p.into_inner());
+                            if r.len() == RECENT_EVENTS {
+                                r.pop_front();
+                            }
+                            r.push_back(ev.clone());
                         }
                         if let EventKind::Message { topic, payload, .. } = &ev.kind {
                             if is_device_reply(topic) {

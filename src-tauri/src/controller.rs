@@ -2,7 +2,7 @@
 //! profile file, secrets, settings and the demo's fault switch. The shell's commands are one-line
 //! adapters onto this, and the app's integration tests drive it directly.
 
-use crate::bridge::{self, DeviceSlot, Sink};
+use crate::bridge::{self, DeviceSlot, RecentEvents, Sink};
 use crate::ipc::*;
 use crate::settings::{AppSettings, SettingsFile};
 use crate::vault::Vault;
@@ -34,6 +34,7 @@ struct Active {
     link: LinkHandle,
     bridge: JoinHandle<()>,
     device: DeviceSlot,
+    recent: RecentEvents,
     reconnect: ReconnectPolicy,
     recovery: RecoveryPolicy,
 }
@@ -187,6 +188,7 @@ impl Controller {
         recovery: RecoveryPolicy,
     ) -> Active {
         let device: DeviceSlot = Arc::default();
+        let recent: RecentEvents = Arc::default();
         let name = profile.clone().unwrap_or_else(|| DEMO.to_string());
         let bridge = bridge::spawn(
             self.sink.clone(),
@@ -195,12 +197,14 @@ impl Controller {
             name,
             self.notify_tx.subscribe(),
             device.clone(),
+            recent.clone(),
         );
         Active {
             profile,
             link,
             bridge,
             device,
+            recent,
             reconnect,
             recovery,
         }
@@ -210,11 +214,13 @@ impl Controller {
         let active = self.active.lock().await;
         let a = active.as_ref().ok_or_else(|| UiError::new("no_link", "no link is running"))?;
         let device = a.device.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let recent_events = a.recent.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
         Ok(Overview {
             profile: a.profile.clone().unwrap_or_else(|| DEMO.to_string()),
             demo: a.profile.is_none(),
             state: a.link.state(),
             device,
+            recent_events,
             keychain: self.vault.keychain_status(),
         })
     }

@@ -103,6 +103,9 @@ pub struct Overview {
     pub demo: bool,
     pub state: tether::LinkState,
     pub device: Option<DeviceStatus>,
+    /// The latest link events (messages aside), oldest first: the timeline of a window that
+    /// opens while the link has been running.
+    pub recent_events: Vec<tether::LinkEvent>,
     pub keychain: KeychainStatus,
 }
 

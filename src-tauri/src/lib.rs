@@ -51,7 +51,7 @@ fn open_window<R: Runtime>(app: &AppHandle<R>) {
     }
     if let Err(e) = WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
         .title("Tether")
-        .inner_size(960.0, 700.0)
+        .inner_size(1000.0, 720.0)
         .min_inner_size(480.0, 400.0)
         .build()
     {

@@ -2,6 +2,7 @@
 //! now, Pause/Resume, Quit). The mapping from state to icon and text is the core's
 //! (`tether::present::tray`).
 
+use std::sync::Mutex;
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
@@ -39,11 +40,21 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
         .build(app)
 }
 
+/// The icon shown now: each state change (every backoff step) would otherwise write and load a
+/// new icon file, and some trays blink while they swap it.
+static SHOWN: Mutex<Option<Kind>> = Mutex::new(None);
+
 /// Show `state` in the tray.
 pub fn show<R: Runtime>(app: &AppHandle<R>, profile: &str, state: &LinkState) {
     let Some(tray) = app.tray_by_id(TRAY_ID) else { return };
-    if let Ok(img) = icon(icon_for(state)) {
-        let _ = tray.set_icon(Some(img));
+    let kind = icon_for(state);
+    let mut shown = SHOWN.lock().unwrap_or_else(|p| p.into_inner());
+    if *shown != Some(kind) {
+        if let Ok(img) = icon(kind) {
+            if tray.set_icon(Some(img)).is_ok() {
+                *shown = Some(kind);
+            }
+        }
     }
     let _ = tray.set_tooltip(Some(tooltip_now(profile, state)));
 }

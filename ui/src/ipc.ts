@@ -65,7 +65,12 @@ export type DeviceStatus = {
  */
 at: string, tank_f: number, setpoint_f: number, setpoint_min_f: number, setpoint_max_f: number, mode: string, power_w: number, charge_percent: number, heating: boolean, error: string | null, };
 
-export type Overview = { profile: string, demo: boolean, state: LinkState, device: DeviceStatus | null, keychain: KeychainStatus, };
+export type Overview = { profile: string, demo: boolean, state: LinkState, device: DeviceStatus | null, 
+/**
+ * The latest link events (messages aside), oldest first: the timeline of a window that
+ * opens while the link has been running.
+ */
+recent_events: Array<LinkEvent>, keychain: KeychainStatus, };
 
 export type ProfileView = { name: string, url: string, username: string | null, client_id: string, subscriptions: Array<string>, active: boolean, secret: SecretStatus, };
 

@@ -1,0 +1,238 @@
+// The real desktop app under test: Xvfb, a private D-Bus session, a tray host (tint2), and
+// tauri-driver with WebKitWebDriver driving the real Tether window. No npm packages: WebDriver is
+// plain HTTP, spoken here with fetch.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import net from "node:net";
+
+export const ROOT = resolve(import.meta.dirname, "..");
+export const OUT = join(ROOT, "target", "test-output", "desktop");
+export const APP = process.env.TETHER_DESKTOP_BIN ?? join(ROOT, "target", "debug", "tether-desktop");
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+    s.on("error", rej);
+  });
+}
+
+async function waitPort(port, ms) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const ok = await new Promise((res) => {
+      const c = net.connect(port, "127.0.0.1", () => (c.end(), res(true)));
+      c.on("error", () => res(false));
+    });
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
+}
+
+/** Everything the app needs around it; `stop()` tears it all down. */
+export async function startDesktop({ tray = true } = {}) {
+  mkdirSync(OUT, { recursive: true });
+  const procs = [];
+  const home = mkdtempSync(join(tmpdir(), "tether-e2e-"));
+  // Xvfb on a free display number.
+  let display;
+  for (let n = 90; n < 140; n++) {
+    if (!existsSync(`/tmp/.X11-unix/X${n}`) && !existsSync(`/tmp/.X${n}-lock`)) {
+      display = `:${n}`;
+      break;
+    }
+  }
+  const xvfb = spawn("Xvfb", [display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"], { stdio: "ignore" });
+  procs.push(xvfb);
+  for (let i = 0; i < 100 && !existsSync(`/tmp/.X11-unix/X${display.slice(1)}`); i++) await sleep(50);
+  const bus = execFileSync("dbus-daemon", ["--session", "--fork", "--print-address=1", "--print-pid=1"]).toString().trim().split("\n");
+  const busAddress = bus[0].trim();
+  const busPid = Number(bus[1]);
+  const env = {
+    ...process.env,
+    DISPLAY: display,
+    DBUS_SESSION_BUS_ADDRESS: busAddress,
+    HOME: home,
+    XDG_RUNTIME_DIR: join(home, "run"),
+    TETHER_CONFIG_DIR: join(home, "config"),
+    TETHER_DATA_DIR: join(home, "data"),
+    TETHER_LOG_DIR: join(home, "logs"),
+    // WebKitGTK under Xvfb without a GPU.
+    WEBKIT_DISABLE_DMABUF_RENDERER: "1",
+    LIBGL_ALWAYS_SOFTWARE: "1",
+    NO_AT_BRIDGE: "1",
+  };
+  mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+  if (tray) {
+    // A panel with a system tray, so the tray icon has a host and can be photographed.
+    const rc = join(home, "tint2rc");
+    writeFileSync(
+      rc,
+      [
+        "panel_items = S",
+        "panel_size = 100% 40",
+        "panel_position = bottom left horizontal",
+        "panel_background_id = 0",
+        "systray_padding = 8 4 8",
+        "systray_icon_size = 32",
+        "",
+      ].join("\n"),
+    );
+    procs.push(spawn("tint2", ["-c", rc], { env, stdio: "ignore" }));
+    await sleep(500);
+  }
+  const port = await freePort();
+  const nativePort = await freePort();
+  const driverLog = [];
+  const driver = spawn("tauri-driver", ["--port", String(port), "--native-port", String(nativePort), "--native-driver", "/usr/bin/WebKitWebDriver"], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  driver.stdout.on("data", (d) => driverLog.push(d.toString()));
+  driver.stderr.on("data", (d) => driverLog.push(d.toString()));
+  procs.push(driver);
+  await waitPort(port, 20000);
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    base,
+    env,
+    display,
+    home,
+    driverLog,
+    async session() {
+      return Session.create(base, APP);
+    },
+    /**
+     * Wait (bounded) until the `crop` of the screen shows something other than one flat colour
+     * (the tray host embeds the icon a while after it is set), then save it.
+     */
+    async screenUntilDrawn(file, crop, ms) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const xwd = execFileSync("xwd", ["-root", "-silent", "-display", display], { maxBuffer: 64 << 20 });
+        const pnm = execFileSync("xwdtopnm", [], { input: xwd, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
+        const cut = execFileSync("pnmcut", crop.map(String), { input: pnm, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
+        const px = cut.subarray(cut.length - crop[2] * crop[3] * 3);
+        if (px.some((b, i) => b !== px[i % 3])) {
+          writeFileSync(join(OUT, file), execFileSync("pnmtopng", [], { input: cut, stdio: ["pipe", "pipe", "ignore"] }));
+          return join(OUT, file);
+        }
+        if (Date.now() > deadline) throw new Error(`${file}: nothing drawn in ${crop} within ${ms} ms`);
+        await sleep(250);
+      }
+    },
+    /** A PNG of the whole X screen (the window and the tray), cropped with `crop` = [x, y, w, h]. */
+    screen(file, crop) {
+      const xwd = execFileSync("xwd", ["-root", "-silent", "-display", display], { maxBuffer: 64 << 20 });
+      let pnm = execFileSync("xwdtopnm", [], { input: xwd, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
+      if (crop) pnm = execFileSync("pnmcut", crop.map(String), { input: pnm, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
+      const png = execFileSync("pnmtopng", [], { input: pnm, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
+      writeFileSync(join(OUT, file), png);
+      return join(OUT, file);
+    },
+    async stop() {
+      for (const p of procs.reverse()) p.kill("SIGTERM");
+      try {
+        process.kill(busPid);
+      } catch {}
+      await sleep(300);
+    },
+  };
+}
+
+const W3C_ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+
+/** A WebDriver session on the real app window. */
+export class Session {
+  constructor(base, id) {
+    this.base = base;
+    this.id = id;
+  }
+
+  static async create(base, application) {
+    const r = await req(base, "POST", "/session", {
+      capabilities: { alwaysMatch: { "tauri:options": { application } } },
+    });
+    return new Session(base, r.sessionId);
+  }
+
+  cmd(method, path, body) {
+    return req(this.base, method, `/session/${this.id}${path}`, body);
+  }
+
+  async find(xpath) {
+    const r = await this.cmd("POST", "/element", { using: "xpath", value: xpath });
+    return r[W3C_ELEMENT];
+  }
+
+  async tryFind(xpath) {
+    try {
+      return await this.find(xpath);
+    } catch {
+      return null;
+    }
+  }
+
+  async text(el) {
+    return this.cmd("GET", `/element/${el}/text`);
+  }
+
+  async click(el) {
+    return this.cmd("POST", `/element/${el}/click`, {});
+  }
+
+  /** Run `script` (a function body) in the window; returns its value. */
+  async exec(script, args = []) {
+    return this.cmd("POST", "/execute/sync", { script, args });
+  }
+
+  async execAsync(script, args = []) {
+    return this.cmd("POST", "/execute/async", { script, args });
+  }
+
+  async screenshot(file) {
+    const b64 = await this.cmd("GET", "/screenshot");
+    writeFileSync(join(OUT, file), Buffer.from(b64, "base64"));
+    return join(OUT, file);
+  }
+
+  /** Wait (bounded) until the element at `css` has text matching `re`; returns that text. */
+  async waitText(css, re, ms, what = String(re)) {
+    const deadline = Date.now() + ms;
+    let last = "";
+    while (Date.now() < deadline) {
+      last = (await this.exec("const e = document.querySelector(arguments[0]); return e ? e.textContent : ''", [css]).catch(() => "")) ?? "";
+      if (re.test(last)) return last;
+      await sleep(200);
+    }
+    throw new Error(`${what}: not seen within ${ms} ms (last text: ${JSON.stringify(last)})`);
+  }
+
+  async close() {
+    try {
+      await req(this.base, "DELETE", `/session/${this.id}`);
+    } catch {}
+  }
+}
+
+async function req(base, method, path, body) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(60000),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok || (json.value && json.value.error)) {
+    throw new Error(`WebDriver ${method} ${path}: ${res.status} ${JSON.stringify(json.value ?? json).slice(0, 400)}`);
+  }
+  return json.value;
+}

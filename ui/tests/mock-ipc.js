@@ -1,0 +1,103 @@
+// A MOCK of Tauri's IPC for browser tests: it stands in for the Rust backend.
+//
+// `installMockTauriIpc` is passed to page.addInitScript, so it runs in the page before the app and
+// must be self-contained (no closures over Node values; its only input is the JSON `fixtures`).
+// It defines what @tauri-apps/api v2 calls into:
+//   window.__TAURI_INTERNALS__.invoke(cmd, args, options)  -> Promise   (core.invoke)
+//   window.__TAURI_INTERNALS__.transformCallback(cb, once) -> id        (event.listen's handler)
+//   window.__TAURI_INTERNALS__.unregisterCallback(id)
+//   window.__TAURI_EVENT_PLUGIN_INTERNALS__.unregisterListener(event, eventId)
+// event.listen(name, handler) invokes "plugin:event|listen" with { event, target, handler: id }.
+//
+// Test hooks: window.__calls (every invoke, in order), window.__mockIpc.emit(event, payload),
+// window.__mockIpc.reject[cmd] = UiError (that command rejects with it), .respond[cmd] = value,
+// and window.__cspViolations (securitypolicyviolation events).
+
+export function installMockTauriIpc(fixtures) {
+  const calls = [];
+  const callbacks = new Map();
+  const listeners = new Map(); // event name -> [{ eventId, handler }]
+  let nextId = 1;
+  const respond = Object.assign({}, fixtures.respond);
+  const reject = {};
+  const clone = (v) => (v === undefined ? null : JSON.parse(JSON.stringify(v)));
+
+  // Commands whose answer depends on their arguments, the way the backend's would.
+  const computed = {
+    save_profile: ({ input }) => ({
+      name: input.name,
+      url: input.url,
+      username: input.username,
+      client_id: "tether-mock",
+      subscriptions: input.subscriptions,
+      active: false,
+      secret: "none",
+    }),
+    set_secret: () => (respond.get_overview.keychain.available ? "keychain" : "memory"),
+    delete_secret: () => "none",
+    save_settings: ({ settings }) => settings,
+    switch_profile: ({ name }) => ({ ...respond.get_overview, profile: name ?? "demo", demo: name === null }),
+  };
+
+  window.__calls = calls;
+  window.__cspViolations = [];
+  document.addEventListener("securitypolicyviolation", (e) => {
+    window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber})`);
+  });
+
+  window.__TAURI_INTERNALS__ = {
+    metadata: { currentWindow: { label: "main" }, currentWebview: { windowLabel: "main", label: "main" } },
+    transformCallback(callback, once = false) {
+      const id = nextId++;
+      callbacks.set(id, (payload) => {
+        if (once) callbacks.delete(id);
+        return callback && callback(payload);
+      });
+      return id;
+    },
+    unregisterCallback(id) {
+      callbacks.delete(id);
+    },
+    convertFileSrc(path) {
+      return path;
+    },
+    invoke(cmd, args = {}, _options) {
+      calls.push({ cmd, args: clone(args) });
+      if (cmd === "plugin:event|listen") {
+        const eventId = nextId++;
+        const list = listeners.get(args.event) ?? [];
+        list.push({ eventId, handler: args.handler });
+        listeners.set(args.event, list);
+        return Promise.resolve(eventId);
+      }
+      if (cmd === "plugin:event|unlisten") {
+        window.__TAURI_EVENT_PLUGIN_INTERNALS__.unregisterListener(args.event, args.eventId);
+        return Promise.resolve(null);
+      }
+      if (cmd in reject) return Promise.reject(clone(reject[cmd]));
+      if (cmd in respond) return Promise.resolve(clone(respond[cmd]));
+      if (cmd in computed) return Promise.resolve(clone(computed[cmd](args)));
+      return Promise.resolve(null); // retry_now, pause, resume, demo_fault, set_setpoint, ui_ready, ...
+    },
+  };
+  window.__TAURI_EVENT_PLUGIN_INTERNALS__ = {
+    unregisterListener(event, eventId) {
+      const list = listeners.get(event) ?? [];
+      listeners.set(event, list.filter((l) => l.eventId !== eventId));
+    },
+  };
+
+  window.__mockIpc = {
+    respond,
+    reject,
+    /** Delivers an app event to every listener, as the Rust side's emit would. */
+    emit(event, payload) {
+      const list = listeners.get(event) ?? [];
+      for (const l of list) callbacks.get(l.handler)?.({ event, id: l.eventId, payload });
+      return list.length;
+    },
+    listenerCount(event) {
+      return (listeners.get(event) ?? []).length;
+    },
+  };
+}
