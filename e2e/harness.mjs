@@ -2,7 +2,7 @@
 // tauri-driver with WebKitWebDriver driving the real Tether window. No npm packages: WebDriver is
 // plain HTTP, spoken here with fetch.
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import net from "node:net";
@@ -38,10 +38,35 @@ async function waitPort(port, ms) {
 }
 
 /** Everything the app needs around it; `stop()` tears it all down. */
-export async function startDesktop({ tray = true } = {}) {
-  mkdirSync(OUT, { recursive: true });
+export async function startDesktop(opts = {}) {
   const procs = [];
   const home = mkdtempSync(join(tmpdir(), "tether-e2e-"));
+  const bus = { pid: 0 };
+  const cleanup = async () => {
+    for (const p of procs.reverse()) {
+      if (p.exitCode === null && p.signalCode === null) {
+        p.kill("SIGTERM");
+        const gone = await Promise.race([new Promise((r) => p.once("exit", () => r(true))), sleep(3000).then(() => false)]);
+        if (!gone) p.kill("SIGKILL");
+      }
+    }
+    if (bus.pid) {
+      try {
+        process.kill(bus.pid);
+      } catch {}
+    }
+    rmSync(home, { recursive: true, force: true });
+  };
+  try {
+    return await start(opts, procs, home, bus, cleanup);
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
+async function start({ tray = true }, procs, home, bus, cleanup) {
+  mkdirSync(OUT, { recursive: true });
   // Xvfb on a free display number.
   let display;
   for (let n = 90; n < 140; n++) {
@@ -50,12 +75,14 @@ export async function startDesktop({ tray = true } = {}) {
       break;
     }
   }
+  if (!display) throw new Error("no free X display number in :90-:139");
   const xvfb = spawn("Xvfb", [display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"], { stdio: "ignore" });
   procs.push(xvfb);
-  for (let i = 0; i < 100 && !existsSync(`/tmp/.X11-unix/X${display.slice(1)}`); i++) await sleep(50);
-  const bus = execFileSync("dbus-daemon", ["--session", "--fork", "--print-address=1", "--print-pid=1"]).toString().trim().split("\n");
-  const busAddress = bus[0].trim();
-  const busPid = Number(bus[1]);
+  for (let i = 0; i < 200 && !existsSync(`/tmp/.X11-unix/X${display.slice(1)}`); i++) await sleep(50);
+  if (!existsSync(`/tmp/.X11-unix/X${display.slice(1)}`)) throw new Error(`Xvfb did not start on ${display}`);
+  const busOut = execFileSync("dbus-daemon", ["--session", "--fork", "--print-address=1", "--print-pid=1"]).toString().trim().split("\n");
+  const busAddress = busOut[0].trim();
+  bus.pid = Number(busOut[1]);
   const env = {
     ...process.env,
     DISPLAY: display,
@@ -101,6 +128,7 @@ export async function startDesktop({ tray = true } = {}) {
   procs.push(driver);
   await waitPort(port, 20000);
   const base = `http://127.0.0.1:${port}`;
+  let lastTray = null;
   return {
     base,
     env,
@@ -116,12 +144,15 @@ export async function startDesktop({ tray = true } = {}) {
      */
     async screenUntilDrawn(file, crop, ms) {
       const deadline = Date.now() + ms;
+      const before = lastTray;
       for (;;) {
         const xwd = execFileSync("xwd", ["-root", "-silent", "-display", display], { maxBuffer: 64 << 20 });
         const pnm = execFileSync("xwdtopnm", [], { input: xwd, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
         const cut = execFileSync("pnmcut", crop.map(String), { input: pnm, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
         const px = cut.subarray(cut.length - crop[2] * crop[3] * 3);
-        if (px.some((b, i) => b !== px[i % 3])) {
+        // Drawn, and not still the previous state's icon.
+        if (px.some((b, i) => b !== px[i % 3]) && !(before && before.equals(px))) {
+          lastTray = Buffer.from(px);
           writeFileSync(join(OUT, file), execFileSync("pnmtopng", [], { input: cut, stdio: ["pipe", "pipe", "ignore"] }));
           return join(OUT, file);
         }
@@ -138,13 +169,28 @@ export async function startDesktop({ tray = true } = {}) {
       writeFileSync(join(OUT, file), png);
       return join(OUT, file);
     },
-    async stop() {
-      for (const p of procs.reverse()) p.kill("SIGTERM");
-      try {
-        process.kill(busPid);
-      } catch {}
-      await sleep(300);
+    /** The PID of the app (a child of WebKitWebDriver under tauri-driver), or null. */
+    appPid() {
+      const kids = new Map();
+      for (const d of readdirSync("/proc")) {
+        if (!/^\d+$/.test(d)) continue;
+        try {
+          const st = readFileSync(`/proc/${d}/stat`, "utf8");
+          const ppid = Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[1]);
+          kids.set(ppid, [...(kids.get(ppid) ?? []), Number(d)]);
+        } catch {}
+      }
+      const stack = [driver.pid];
+      while (stack.length) {
+        const p = stack.pop();
+        try {
+          if (readFileSync(`/proc/${p}/comm`, "utf8").trim() === "tether-desktop") return p;
+        } catch {}
+        stack.push(...(kids.get(p) ?? []));
+      }
+      return null;
     },
+    stop: cleanup,
   };
 }
 

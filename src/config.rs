@@ -47,7 +47,8 @@ pub struct BrokerUrl {
 impl BrokerUrl {
     pub fn parse(s: &str) -> Result<Self, ConfigError> {
         let bad = |m: String| ConfigError::new("url", m);
-        let url = url::Url::parse(s.trim()).map_err(|e| bad(format!("{s:?} is not a URL ({e}); expected e.g. mqtt://host:1883")))?;
+        // The input is not echoed back: a URL that fails to parse may still hold a password.
+        let url = url::Url::parse(s.trim()).map_err(|e| bad(format!("not a URL ({e}); expected e.g. mqtt://host:1883")))?;
         let scheme = match url.scheme() {
             "mqtt" | "tcp" => Scheme::Mqtt,
             "mqtts" | "ssl" | "tls" => Scheme::Mqtts,

@@ -228,6 +228,13 @@ impl Outbox {
 
     /// Write pending removals to disk (batched; see the module docs). Failures are logged: the
     /// worst outcome is a duplicate after a restart.
+    /// Sync, then let go of the file, so a link started next for the same profile can open it
+    /// while this one's task is still winding down. What stays in memory is not written again.
+    pub fn close(&mut self) {
+        self.sync();
+        self.db = None;
+    }
+
     pub fn sync(&mut self) {
         let Some((db, path)) = &self.db else {
             self.removed.clear();

@@ -978,7 +978,9 @@ impl Supervisor {
     async fn shutdown(&mut self, poll_rx: &mut mpsc::Receiver<Polled>) {
         self.disconnect_gracefully(poll_rx).await;
         self.conn = None;
-        self.outbox.sync();
+        // Closed before `Stopped` is published: `LinkHandle::stop` returns on that state, and a
+        // restart of the same profile opens this file next.
+        self.outbox.close();
         self.set_state(LinkState::Stopped);
         self.emit(EventKind::Stopped);
     }

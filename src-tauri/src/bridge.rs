@@ -53,6 +53,7 @@ pub fn spawn(
         let mut policy = NotifyPolicy::new(*notify_settings.borrow_and_update());
         let mut states = link.watch_state();
         let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut ticks: u64 = 0;
         let first = states.borrow_and_update().clone();
         sink.state(&profile, &first);
         batcher.set_state(first);
@@ -105,6 +106,11 @@ pub fn spawn(
                     policy.settings = *notify_settings.borrow_and_update();
                 }
                 _ = tick.tick() => {
+                    ticks += 1;
+                    if ticks.is_multiple_of(10) {
+                        // The tray's tooltip says "next try in 12 s": keep it current.
+                        sink.state(&profile, &link.state());
+                    }
                     let now = tokio::time::Instant::now();
                     if let Some(batch) = batcher.take(now) {
                         sink.batch(&batch);

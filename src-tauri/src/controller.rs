@@ -52,6 +52,13 @@ pub struct Controller {
     demo: tokio::sync::Mutex<Option<Demo>>,
     /// The user's policy for the demo link (it has no profile to be saved in).
     demo_policy: Mutex<Option<(ReconnectPolicy, RecoveryPolicy)>>,
+    /// Held for the whole of every command that changes the active link, the profile file or a
+    /// secret: Tauri runs commands concurrently, and two interleaved switches or saves would
+    /// leave the wrong link running or lose a write.
+    ops: tokio::sync::Mutex<()>,
+    /// What went wrong at start (a malformed profile file, a profile that could not start): the
+    /// window shows it, the demo runs meanwhile.
+    problem: Mutex<Option<String>>,
 }
 
 fn profiles_error(e: ProfileError) -> UiError {
@@ -87,20 +94,33 @@ impl Controller {
             active: tokio::sync::Mutex::new(None),
             demo: tokio::sync::Mutex::new(None),
             demo_policy: Mutex::new(None),
+            ops: tokio::sync::Mutex::new(()),
+            problem: Mutex::new(None),
         }
     }
 
-    /// Start on the first profile, or the embedded demo when there is none. A profile that
-    /// cannot start is reported and the demo runs instead, so the window always has a link.
+    /// Start on the first profile, or the embedded demo when there is none. A profile file that
+    /// does not load or a profile that cannot start is reported in the window (and the log) and
+    /// the demo runs instead, so the app always comes up. Fails only when the demo cannot start.
     pub async fn start(&self) -> Result<(), UiError> {
-        let first = self.store.load().map_err(profiles_error)?.profiles.into_keys().next();
-        if let Some(name) = first {
-            match self.activate(Some(name.clone())).await {
-                Ok(()) => return Ok(()),
-                Err(e) => tracing::error!(profile = %name, error = %e.message, "profile could not start; running the demo"),
+        let _op = self.ops.lock().await;
+        match self.store.load() {
+            Ok(file) => {
+                if let Some(name) = file.profiles.into_keys().next() {
+                    match self.activate_locked(Some(name.clone())).await {
+                        Ok(()) => return Ok(()),
+                        Err(e) => self.report(format!("profile {name:?} could not start: {}; the demo runs instead", e.message)),
+                    }
+                }
             }
+            Err(e) => self.report(format!("{e}; the demo runs instead")),
         }
-        self.activate(None).await
+        self.activate_locked(None).await
+    }
+
+    fn report(&self, problem: String) {
+        tracing::error!(%problem, "at start");
+        *self.problem.lock().unwrap_or_else(|p| p.into_inner()) = Some(problem);
     }
 
     /// The link now active (for the tray menu).
@@ -144,39 +164,46 @@ impl Controller {
 
     /// Make `profile` (`None`: the demo) the active link.
     pub async fn activate(&self, profile: Option<String>) -> Result<(), UiError> {
+        let _op = self.ops.lock().await;
+        self.activate_locked(profile).await
+    }
+
+    /// Stop the active link (DISCONNECT; its outbox file is closed when this returns).
+    async fn stop_active(&self, active: &mut Option<Active>) -> Option<Active> {
+        let old = active.take()?;
+        old.link.stop().await;
+        old.bridge.abort();
+        Some(old)
+    }
+
+    /// [`activate`](Self::activate) with `ops` held. If the new link cannot start, the previous
+    /// one comes back, or else the demo: the window never stays without a link.
+    async fn activate_locked(&self, profile: Option<String>) -> Result<(), UiError> {
         let (cfg, creds) = self.prepare(profile.as_deref()).await?;
         let mut active = self.active.lock().await;
-        let previous = active.take();
-        if let Some(old) = &previous {
-            // One link per profile: the old one lets go of its outbox before the new one opens it.
-            old.link.stop().await;
-            old.bridge.abort();
-        }
-        let started = match Link::start_subscribed(cfg.clone(), creds) {
-            Ok(s) => s,
+        let previous = self.stop_active(&mut active).await;
+        match Link::start_subscribed(cfg.clone(), creds) {
+            Ok((h, rx)) => {
+                *active = Some(self.wire(profile, h, rx, cfg.reconnect, cfg.recovery));
+                Ok(())
+            }
             Err(e) => {
                 tracing::error!(error = %e, "link did not start");
+                let mut fallbacks = vec![None];
                 if let Some(old) = previous {
-                    // Put the previous link back rather than leave the window with none.
-                    let back = self.prepare(old.profile.as_deref()).await;
-                    if let Ok((c, cr)) = back {
-                        if let Ok((h, rx)) = Link::start_subscribed(c, cr) {
-                            *active = Some(self.wire(old.profile, h, rx, old.reconnect, old.recovery));
+                    fallbacks.insert(0, old.profile);
+                }
+                for fb in fallbacks {
+                    if let Ok((c, cr)) = self.prepare(fb.as_deref()).await {
+                        if let Ok((h, rx)) = Link::start_subscribed(c.clone(), cr) {
+                            *active = Some(self.wire(fb, h, rx, c.reconnect, c.recovery));
+                            break;
                         }
                     }
                 }
-                return Err(UiError::new("start", e.to_string()));
-            }
-        };
-        if profile.is_some() {
-            // Leaving the demo: its broker and heater stop with it.
-            if let Some(d) = self.demo.lock().await.take() {
-                d.stop().await;
+                Err(UiError::new("start", e.to_string()))
             }
         }
-        let (h, rx) = started;
-        *active = Some(self.wire(profile, h, rx, cfg.reconnect, cfg.recovery));
-        Ok(())
     }
 
     fn wire(
@@ -222,6 +249,7 @@ impl Controller {
             device,
             recent_events,
             keychain: self.vault.keychain_status(),
+            problem: self.problem.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         })
     }
 
@@ -232,25 +260,63 @@ impl Controller {
     pub async fn list_profiles(&self) -> Result<Vec<ProfileView>, UiError> {
         let active = self.active_profile().await;
         let file = self.store.load().map_err(profiles_error)?;
-        let mut out = Vec::new();
-        for (name, p) in file.profiles {
-            out.push(ProfileView {
-                active: active.as_deref() == Some(name.as_str()),
-                secret: self.vault.status(&name).map_err(keychain_error)?,
-                url: p.url.clone().unwrap_or_default(),
-                username: p.username.clone(),
-                client_id: p.client_id.clone(),
-                subscriptions: p.subscriptions.iter().map(|s| s.topic.clone()).collect(),
-                name,
-            });
+        let vault = self.vault.clone();
+        // Keychain lookups are blocking D-Bus calls (and may wait on an unlock prompt).
+        let views = tokio::task::spawn_blocking(move || {
+            file.profiles
+                .into_iter()
+                .map(|(name, p)| ProfileView {
+                    active: active.as_deref() == Some(name.as_str()),
+                    // One locked or refusing keychain entry must not hide the whole list.
+                    secret: vault.status(&name).unwrap_or_else(|e| {
+                        tracing::warn!(profile = %name, error = %e, "cannot tell where the secret is");
+                        SecretStatus::Unknown
+                    }),
+                    url: p.url.clone().unwrap_or_default(),
+                    username: p.username.clone(),
+                    client_id: p.client_id.clone(),
+                    subscriptions: p.subscriptions.iter().map(|s| s.topic.clone()).collect(),
+                    name,
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| UiError::new("internal", e.to_string()))?;
+        Ok(views)
+    }
+
+    /// Run a vault call off the async workers.
+    async fn vault<T: Send + 'static>(&self, f: impl FnOnce(&Vault) -> Result<T, CredentialError> + Send + 'static) -> Result<T, UiError> {
+        let vault = self.vault.clone();
+        tokio::task::spawn_blocking(move || f(&vault))
+            .await
+            .map_err(|e| UiError::new("internal", e.to_string()))?
+            .map_err(keychain_error)
+    }
+
+    /// Move (or, with `to: None`, delete) a profile's outbox file; its link must be stopped.
+    fn move_outbox(&self, from: &str, to: Option<&str>) {
+        let old = self.paths.outbox(from);
+        if !old.exists() {
+            return;
         }
-        Ok(out)
+        let r = match to {
+            Some(to) => std::fs::rename(&old, self.paths.outbox(to)),
+            None => std::fs::remove_file(&old),
+        };
+        if let Err(e) = r {
+            tracing::warn!(path = %old.display(), error = %e, "outbox file not moved");
+        }
     }
 
     /// Add or edit a profile; each bad field is reported by name, and nothing is written then.
     pub async fn save_profile(&self, input: ProfileInput) -> Result<ProfileView, UiError> {
+        let _op = self.ops.lock().await;
         let name = input.name.trim().to_string();
         validate_name(&name).map_err(UiError::from)?;
+        if name.eq_ignore_ascii_case(DEMO) {
+            return Err(UiError::invalid("name", "\"demo\" is the embedded demo's name; choose another"));
+        }
         let url = input.url.trim().to_string();
         BrokerUrl::parse(&url).map_err(|e| UiError::invalid("url", e.message))?;
         let username = input
@@ -259,50 +325,79 @@ impl Controller {
             .map(str::trim)
             .filter(|u| !u.is_empty())
             .map(str::to_string);
-        let mut subscriptions = Vec::new();
-        for (i, line) in input.subscriptions.iter().map(|s| s.trim()).enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            validate_filter(line).map_err(|e| UiError::invalid("subscriptions", format!("line {}: {e}", i + 1)))?;
-            subscriptions.push(Subscription {
-                topic: line.to_string(),
-                qos: 1,
-                stale_after: None,
-            });
+        let topics: Vec<(usize, &str)> = input
+            .subscriptions
+            .iter()
+            .map(|s| s.trim())
+            .enumerate()
+            .filter(|(_, t)| !t.is_empty())
+            .collect();
+        for (i, t) in &topics {
+            validate_filter(t).map_err(|e| UiError::invalid("subscriptions", format!("{t:?} (entry {}): {e}", i + 1)))?;
         }
 
         let mut file = self.store.load().map_err(profiles_error)?;
-        let mut profile = match &input.original_name {
-            Some(orig) => file
+        let orig = input.original_name.clone();
+        let mut profile = match &orig {
+            Some(o) => file
                 .profiles
-                .remove(orig)
-                .ok_or_else(|| UiError::new("not_found", format!("no profile named {orig:?}")))?,
+                .remove(o)
+                .ok_or_else(|| UiError::new("not_found", format!("no profile named {o:?}")))?,
             None => Profile::mqtt(&url).map_err(UiError::from)?,
         };
         if file.profiles.contains_key(&name) {
             return Err(UiError::invalid("name", format!("a profile named {name:?} already exists")));
         }
+        // A topic kept from before keeps its settings (QoS, stale watchdog set with the CLI).
+        let before = std::mem::take(&mut profile.subscriptions);
+        profile.subscriptions = topics
+            .iter()
+            .map(|(_, t)| {
+                before.iter().find(|s| s.topic == *t).cloned().unwrap_or(Subscription {
+                    topic: t.to_string(),
+                    qos: 1,
+                    stale_after: None,
+                })
+            })
+            .collect();
         profile.url = Some(url);
         profile.username = username;
-        profile.subscriptions = subscriptions;
         // Everything else the core checks (TLS files, policy numbers), before anything is written.
         profile.link_config(&name, &self.paths).map_err(UiError::from)?;
         file.profiles.insert(name.clone(), profile);
-        self.store.save(&file).map_err(profiles_error)?;
 
-        if let Some(orig) = input.original_name.as_deref().filter(|o| *o != name) {
-            // A renamed profile keeps its secret under its new name.
-            let acct = tether::credentials::account(orig, "password");
-            if let Some(secret) = self.vault.get(&acct).map_err(keychain_error)? {
-                self.vault.store(&name, &secret).map_err(keychain_error)?;
-                self.vault.delete(orig).map_err(keychain_error)?;
+        let renamed = orig.as_deref().filter(|o| *o != name).map(str::to_string);
+        if let Some(o) = &renamed {
+            // The secret is copied to the new name before the file says so, and the old copy
+            // deleted only after: a keychain failure never leaves a profile without its secret.
+            let (o2, n2) = (o.clone(), name.clone());
+            self.vault(move |v| {
+                if let Some(secret) = v.get(&tether::credentials::account(&o2, "password"))? {
+                    v.store(&n2, &secret)?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        let was_active = self.active_profile().await;
+        let touches_active = was_active.is_some() && (was_active == orig || was_active.as_deref() == Some(&name));
+        if renamed.is_some() && touches_active {
+            // Its outbox file moves with it, so the running link lets go of it first.
+            let mut active = self.active.lock().await;
+            self.stop_active(&mut active).await;
+        }
+        self.store.save(&file).map_err(profiles_error)?;
+        if let Some(o) = &renamed {
+            self.move_outbox(o, Some(&name));
+            let o2 = o.clone();
+            if let Err(e) = self.vault(move |v| v.delete(&o2)).await {
+                tracing::warn!(profile = %o, error = %e.message, "old secret not deleted after a rename");
             }
         }
-        let active = self.active_profile().await;
-        if active.is_some() && (active == input.original_name || active.as_deref() == Some(&name)) {
-            self.activate(Some(name.clone())).await?;
+        if touches_active {
+            self.activate_locked(Some(name.clone())).await?;
         }
+        drop(_op);
         self.list_profiles()
             .await?
             .into_iter()
@@ -311,6 +406,7 @@ impl Controller {
     }
 
     pub async fn remove_profile(&self, name: &str) -> Result<(), UiError> {
+        let _op = self.ops.lock().await;
         self.store
             .update(|f| {
                 f.profiles
@@ -319,11 +415,15 @@ impl Controller {
                     .ok_or_else(|| ProfileError::NotFound(name.to_string()))
             })
             .map_err(profiles_error)?;
-        self.vault.delete(name).map_err(keychain_error)?;
         if self.active_profile().await.as_deref() == Some(name) {
-            let next = self.store.load().map_err(profiles_error)?.profiles.into_keys().next();
-            self.activate(next).await?;
+            let next = self.store.load().ok().and_then(|f| f.profiles.into_keys().next());
+            if self.activate_locked(next).await.is_err() {
+                self.activate_locked(None).await?;
+            }
         }
+        self.move_outbox(name, None);
+        let n = name.to_string();
+        self.vault(move |v| v.delete(&n)).await?;
         Ok(())
     }
 
@@ -341,6 +441,7 @@ impl Controller {
 
     /// Save the settings: field errors first, then the files, then the link restarts on a new policy.
     pub async fn save_settings(&self, s: Settings) -> Result<Settings, UiError> {
+        let _op = self.ops.lock().await;
         let (profile, mut reconnect, mut recovery) = {
             let active = self.active.lock().await;
             let a = active.as_ref().ok_or_else(|| UiError::new("no_link", "no link is running"))?;
@@ -356,12 +457,24 @@ impl Controller {
         };
         let old_app = *self.settings.lock().unwrap_or_else(|p| p.into_inner());
         if app != old_app {
-            if app.start_at_login != old_app.start_at_login {
-                crate::login::set(app.start_at_login).map_err(|m| UiError::invalid("start_at_login", m))?;
+            if let Some(e) = self.settings_file.problem() {
+                return Err(UiError::new("settings_file", e.to_string()));
             }
-            self.settings_file
-                .save(&app)
-                .map_err(|e| UiError::new("settings_file", e.to_string()))?;
+            let login_changed = app.start_at_login != old_app.start_at_login;
+            if login_changed {
+                let on = app.start_at_login;
+                tokio::task::spawn_blocking(move || crate::login::set(on))
+                    .await
+                    .map_err(|e| UiError::new("internal", e.to_string()))?
+                    .map_err(|m| UiError::invalid("start_at_login", m))?;
+            }
+            if let Err(e) = self.settings_file.save(&app) {
+                if login_changed {
+                    // The OS must not start Tether at login while the setting says otherwise.
+                    let _ = crate::login::set(old_app.start_at_login);
+                }
+                return Err(UiError::new("settings_file", e.to_string()));
+            }
             *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = app;
             self.notify_tx.send_replace(app.notifications);
         }
@@ -379,8 +492,9 @@ impl Controller {
                     .map_err(profiles_error)?,
                 None => *self.demo_policy.lock().unwrap_or_else(|p| p.into_inner()) = Some((reconnect, recovery)),
             }
-            self.activate(profile).await?;
+            self.activate_locked(profile).await?;
         }
+        drop(_op);
         self.settings().await
     }
 
@@ -388,29 +502,42 @@ impl Controller {
     /// there is none) and never comes back; the active link retries with it at once.
     pub async fn set_secret(&self, profile: &str, secret: SecretString) -> Result<SecretStatus, UiError> {
         use secrecy::ExposeSecret;
+        let _op = self.ops.lock().await;
         if secret.expose_secret().is_empty() {
             return Err(UiError::invalid("secret", "enter a password or token"));
         }
         self.store.get(profile).map_err(profiles_error)?;
-        let st = self.vault.store(profile, &secret).map_err(keychain_error)?;
+        let p = profile.to_string();
+        let st = self.vault(move |v| v.store(&p, &secret)).await?;
         self.after_credentials_changed(profile).await;
         Ok(st)
     }
 
     pub async fn delete_secret(&self, profile: &str) -> Result<SecretStatus, UiError> {
-        let st = self.vault.delete(profile).map_err(keychain_error)?;
+        let _op = self.ops.lock().await;
+        let p = profile.to_string();
+        let st = self.vault(move |v| v.delete(&p)).await?;
         self.after_credentials_changed(profile).await;
         Ok(st)
     }
 
     async fn after_credentials_changed(&self, profile: &str) {
-        let active = self.active.lock().await;
-        if let Some(a) = active.as_ref().filter(|a| a.profile.as_deref() == Some(profile)) {
-            a.link.trigger(Trigger::CredentialsChanged).await;
+        let link = {
+            let active = self.active.lock().await;
+            active
+                .as_ref()
+                .filter(|a| a.profile.as_deref() == Some(profile))
+                .map(|a| a.link.clone())
+        };
+        if let Some(l) = link {
+            l.trigger(Trigger::CredentialsChanged).await;
         }
     }
 
     pub async fn demo_fault(&self, fault: Fault) -> Result<(), UiError> {
+        if self.active_profile().await.is_some() {
+            return Err(UiError::new("not_demo", "the fault switch only exists in the embedded demo"));
+        }
         let demo = self.demo.lock().await;
         let d = demo
             .as_ref()
@@ -426,23 +553,25 @@ impl Controller {
 
     /// Send the water heater a new setpoint (°F). Offline, the command waits in the outbox.
     pub async fn set_setpoint(&self, fahrenheit: f64) -> Result<(), UiError> {
-        let active = self.active.lock().await;
-        let a = active.as_ref().ok_or_else(|| UiError::new("no_link", "no link is running"))?;
-        if a.profile.is_some() {
-            return Err(UiError::new("no_device", "this profile has no water heater to control"));
-        }
-        let range = a
-            .device
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|d| (d.setpoint_min_f, d.setpoint_max_f))
-            .unwrap_or_else(|| tether::navien::status::Status::demo().setpoint_range_f());
+        let (link, range) = {
+            let active = self.active.lock().await;
+            let a = active.as_ref().ok_or_else(|| UiError::new("no_link", "no link is running"))?;
+            if a.profile.is_some() {
+                return Err(UiError::new("no_device", "this profile has no water heater to control"));
+            }
+            let range = a
+                .device
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .map(|d| (d.setpoint_min_f, d.setpoint_max_f))
+                .unwrap_or_else(|| tether::navien::status::Status::demo().setpoint_range_f());
+            (a.link.clone(), range)
+        };
         let f = check_setpoint(fahrenheit, range)?;
         let (topic, payload) = Demo::set_setpoint(f);
-        match a.link.publish(&topic, payload, 1, false).await {
-            Ok(PublishOutcome::Sent) => Ok(()),
-            Ok(PublishOutcome::Queued { .. }) => Ok(()),
+        match link.publish(&topic, payload, 1, false).await {
+            Ok(PublishOutcome::Sent) | Ok(PublishOutcome::Queued { .. }) => Ok(()),
             Err(e) => Err(UiError {
                 kind: "publish".into(),
                 field: Some("setpoint".into()),

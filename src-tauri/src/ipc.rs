@@ -60,6 +60,8 @@ pub enum SecretStatus {
     None,
     Keychain,
     Memory,
+    /// The keychain would not say (locked, or access refused).
+    Unknown,
 }
 
 /// The water heater's card.
@@ -107,6 +109,8 @@ pub struct Overview {
     /// opens while the link has been running.
     pub recent_events: Vec<tether::LinkEvent>,
     pub keychain: KeychainStatus,
+    /// What went wrong at start (a malformed profile file, a profile that could not start).
+    pub problem: Option<String>,
 }
 
 /// A profile as the settings view lists it.

@@ -102,7 +102,14 @@ pub fn run() {
             tray::build(app.handle())?;
             let sink = Arc::new(shell::TauriSink(app.handle().clone()));
             let ctl = Controller::new(paths, Arc::new(OsKeychain), OsKeychain::probe(), sink);
-            tauri::async_runtime::block_on(ctl.start()).map_err(|e| e.message)?;
+            // `start` reports a bad profile file or profile in the window and runs the demo; it
+            // fails only when even the demo cannot start. An error returned from `setup` would
+            // be a panic in Tauri, so that case is said plainly and ends the process.
+            if let Err(e) = tauri::async_runtime::block_on(ctl.start()) {
+                tracing::error!(error = %e.message, "cannot start");
+                eprintln!("tether-desktop: cannot start: {}", e.message);
+                std::process::exit(1);
+            }
             app.manage(ctl);
             Ok(())
         })

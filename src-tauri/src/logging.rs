@@ -22,8 +22,9 @@ const SECRET_KEYS: [&str; 8] = [
     "authorization",
 ];
 
-/// The log directory: `TETHER_LOG_DIR`, else the platform's (Linux: `~/.local/state/tether/logs`
-/// via the data dir; macOS: `~/Library/Logs/Tether`; Windows: `%LOCALAPPDATA%\Tether\logs`).
+/// The log directory: `TETHER_LOG_DIR`, else `~/Library/Logs/Tether` on macOS and `logs` in
+/// Tether's data directory elsewhere (Linux: `~/.local/share/tether/logs`; Windows:
+/// `%APPDATA%\Tether\data\logs`).
 pub fn dir(data_dir: &Path) -> PathBuf {
     if let Some(d) = std::env::var_os("TETHER_LOG_DIR") {
         return PathBuf::from(d);
@@ -39,7 +40,9 @@ pub fn dir(data_dir: &Path) -> PathBuf {
 /// Mask secret values in one log line: `password=abc`, `token: "abc"`, `"accessToken":"abc"`,
 /// `Authorization: Bearer abc` all become `…=[redacted]`.
 pub fn redact(line: &str) -> String {
-    let lower = line.to_ascii_lowercase();
+    // Everything below works on bytes: keys and separators are ASCII, and a UTF-8 continuation
+    // byte never equals an ASCII one, so every cut lands on a character boundary.
+    let lower = line.to_ascii_lowercase().into_bytes();
     let bytes = line.as_bytes();
     let mut out = String::with_capacity(line.len());
     let mut i = 0;
@@ -47,7 +50,7 @@ pub fn redact(line: &str) -> String {
     while i < line.len() {
         let hit = SECRET_KEYS
             .iter()
-            .find(|k| lower[i..].starts_with(*k) && !word_char_before(bytes, i));
+            .find(|k| lower[i..].starts_with(k.as_bytes()) && !word_char_before(bytes, i));
         let Some(key) = hit else {
             i += 1;
             continue;
@@ -80,8 +83,8 @@ pub fn redact(line: &str) -> String {
         }
         let value_start = j;
         // `Authorization: Bearer xyz`: the scheme stays, the credential goes.
-        if lower[j..].starts_with("bearer ") || lower[j..].starts_with("basic ") {
-            j += lower[j..].find(' ').unwrap_or(0) + 1;
+        if lower[j..].starts_with(b"bearer ") || lower[j..].starts_with(b"basic ") {
+            j += lower[j..].iter().position(|&c| c == b' ').unwrap_or(0) + 1;
         }
         let secret_start = j.max(value_start);
         while j < bytes.len()
@@ -137,7 +140,9 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingMaker<M> {
 /// `None` when the log directory cannot be used (then only stderr gets logs, and says why).
 pub fn init(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let filter = || EnvFilter::try_from_env("TETHER_LOG").unwrap_or_else(|_| "info,rumqttd=off,tao=warn,wry=warn".into());
+    // No colours: escape codes between a key and its value would hide the key from `redact`.
     let stderr = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
         .with_writer(RedactingMaker(std::io::stderr))
         .with_filter(EnvFilter::try_from_env("TETHER_LOG_STDERR").unwrap_or_else(|_| "warn,rumqttd=off".into()));
     // The appender prunes old files by listing the directory: it must exist first.
@@ -180,6 +185,18 @@ mod tests {
         assert_eq!(redact("refreshToken: 'r-123' next"), "refreshToken: '[redacted]' next");
         assert_eq!(redact("Authorization: Bearer eyJ.abc.def"), "Authorization: Bearer [redacted]");
         assert_eq!(redact("secret = s3cr3t,"), "secret = [redacted],");
+    }
+
+    #[test]
+    fn text_beyond_ascii_is_kept_and_never_cut_inside_a_character() {
+        assert_eq!(redact("tank 120 °F, setpoint ≥ 105 °F"), "tank 120 °F, setpoint ≥ 105 °F");
+        assert_eq!(
+            redact("Connexion refusée: password=hunter2 é"),
+            "Connexion refusée: password=[redacted] é"
+        );
+        assert_eq!(redact("пароль password: \"секрет\" конец"), "пароль password: \"[redacted]\" конец");
+        assert_eq!(redact("token=日本語の秘密 next"), "token=[redacted] next");
+        assert_eq!(redact("é"), "é");
     }
 
     #[test]

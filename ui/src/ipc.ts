@@ -57,7 +57,7 @@ export type UiError = { kind: string, field: string | null, message: string, };
 
 export type KeychainStatus = { available: boolean, message: string | null, };
 
-export type SecretStatus = "none" | "keychain" | "memory";
+export type SecretStatus = "none" | "keychain" | "memory" | "unknown";
 
 export type DeviceStatus = { 
 /**
@@ -70,7 +70,11 @@ export type Overview = { profile: string, demo: boolean, state: LinkState, devic
  * The latest link events (messages aside), oldest first: the timeline of a window that
  * opens while the link has been running.
  */
-recent_events: Array<LinkEvent>, keychain: KeychainStatus, };
+recent_events: Array<LinkEvent>, keychain: KeychainStatus, 
+/**
+ * What went wrong at start (a malformed profile file, a profile that could not start).
+ */
+problem: string | null, };
 
 export type ProfileView = { name: string, url: string, username: string | null, client_id: string, subscriptions: Array<string>, active: boolean, secret: SecretStatus, };
 

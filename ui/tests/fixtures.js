@@ -74,6 +74,7 @@ export function demo({ keychain = { available: true, message: null } } = {}) {
         device: device({ at: iso(10 * 60_000) }),
         recent_events: [],
         keychain,
+        problem: null,
       },
       list_profiles: profiles,
       get_settings: settings,

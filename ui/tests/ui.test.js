@@ -44,6 +44,18 @@ describe("views", () => {
       assert.ok(cmds.indexOf("ui_ready") > cmds.indexOf("get_overview"));
     }));
 
+  test("a problem at start (a malformed profile file) is shown until dismissed", T, () => {
+    const f = demo();
+    f.respond.get_overview.problem = "/home/u/.config/tether/profiles.toml:3:13: invalid type; the demo runs instead";
+    return withApp(f, async ({ page }) => {
+      const banner = page.getByTestId("startup-problem");
+      await banner.getByText("profiles.toml:3:13").waitFor();
+      assert.equal(await banner.getAttribute("role"), "alert");
+      await banner.getByRole("button", { name: "Dismiss" }).click();
+      assert.equal(await page.getByTestId("startup-problem").count(), 0);
+    });
+  });
+
   test("a window opened on a running link shows what already happened (recent_events)", T, () => {
     const f = demo();
     f.respond.get_overview.recent_events = [
