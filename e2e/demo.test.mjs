@@ -5,7 +5,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
-import { OUT, startDesktop } from "./harness.mjs";
+import { spawnSync } from "node:child_process";
+import { APP, OUT, startDesktop } from "./harness.mjs";
 
 const STATE = "p.state";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -15,6 +16,15 @@ const TRAY = [0, 800 - 40, 160, 40];
 /** The window as the X server shows it (no window manager: it sits at the top left). Taken with
  * xwd rather than WebDriver's screenshot, which now and then never answers on WebKitGTK. */
 const WINDOW = [0, 0, 1000, 720];
+
+const isAlive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 async function stateOf(s) {
   return s.exec("const p = document.querySelector('p.state'); return p ? p.dataset.state : null;");
@@ -38,7 +48,7 @@ async function button(s, label) {
 // Only this run's pictures in the output folder.
 rmSync(OUT, { recursive: true, force: true });
 
-test("demo: connected, a 30 s link drop, recovery, pause and refused credentials", { timeout: 240_000 }, async () => {
+test("demo: connected, a 30 s link drop, recovery, pause, refused credentials, close to tray, single instance", { timeout: 240_000 }, async () => {
   const desk = await startDesktop();
   let s;
   try {
@@ -79,6 +89,19 @@ test("demo: connected, a 30 s link drop, recovery, pause and refused credentials
     await s.click(await button(s, "Clear faults"));
     await s.click(await button(s, "Retry now"));
     await waitState(s, ["connected"], 20_000);
+
+    // Closing the window keeps Tether running in the tray; a second launch does not start a
+    // second Tether but makes the first one open its window again.
+    const pid = desk.appPid();
+    assert.ok(pid, "the app runs under tauri-driver");
+    await s.exec("setTimeout(() => window.__TAURI_INTERNALS__.invoke('hide_window'), 50); return true;");
+    await desk.waitScreen(WINDOW, "blank", 15_000);
+    assert.ok(isAlive(pid), "Tether is still running with its window closed");
+    const second = spawnSync(APP, [], { env: desk.env, timeout: 20_000 });
+    assert.equal(second.status, 0, `the second launch hands over and exits (status ${second.status}, signal ${second.signal})`);
+    await desk.waitScreen(WINDOW, "drawn", 20_000);
+    desk.screen("window-reopened.png", WINDOW);
+    assert.ok(isAlive(pid), "the first instance is the one showing the window");
   } catch (e) {
     desk.screen("screen-failure.png");
     console.error(desk.driverLog.join("").slice(-4000));

@@ -160,6 +160,24 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
         await sleep(250);
       }
     },
+    /**
+     * Wait (bounded) until the screen's `crop` is "blank" (one flat colour) or "drawn" (the UI's
+     * text and controls: many distinct colours, not an empty window's background).
+     */
+    async waitScreen(crop, want, ms) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const xwd = execFileSync("xwd", ["-root", "-silent", "-display", display], { maxBuffer: 64 << 20 });
+        const pnm = execFileSync("xwdtopnm", [], { input: xwd, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
+        const cut = execFileSync("pnmcut", crop.map(String), { input: pnm, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
+        const px = cut.subarray(cut.length - crop[2] * crop[3] * 3);
+        const colours = new Set();
+        for (let i = 0; i < px.length && colours.size < 64; i += 3) colours.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
+        if (want === "blank" ? colours.size === 1 : colours.size >= 64) return;
+        if (Date.now() > deadline) throw new Error(`screen ${crop} not ${want} within ${ms} ms`);
+        await sleep(250);
+      }
+    },
     /** A PNG of the whole X screen (the window and the tray), cropped with `crop` = [x, y, w, h]. */
     screen(file, crop) {
       const xwd = execFileSync("xwd", ["-root", "-silent", "-display", display], { maxBuffer: 64 << 20 });
