@@ -10,11 +10,11 @@
 // over 10 topics: frame intervals and click-to-paint latency in the window, with and without the
 // load, the app's CPU, and how many messages the window counted.
 import { spawn, execFileSync } from "node:child_process";
-import { readFileSync, readdirSync, writeFileSync, mkdirSync, mkdtempSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
-import { ROOT, startDesktop } from "../e2e/harness.mjs";
+import { ROOT, processName, processTree, startDesktop } from "../e2e/harness.mjs";
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const SETTLE_MS = 10_000;
@@ -33,37 +33,8 @@ const pct = (xs, p) => {
 };
 
 // --- processes -------------------------------------------------------------------------------
-function children() {
-  const kids = new Map();
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (!kids.has(ppid)) kids.set(ppid, []);
-      kids.get(ppid).push(Number(d));
-    } catch {}
-  }
-  return kids;
-}
-function tree(root) {
-  const kids = children();
-  const out = [];
-  const stack = [root];
-  while (stack.length) {
-    const p = stack.pop();
-    out.push(p);
-    stack.push(...(kids.get(p) ?? []));
-  }
-  return out;
-}
-const comm = (pid) => {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-  } catch {
-    return "?";
-  }
-};
+const tree = processTree;
+const comm = processName;
 function pssKb(pid) {
   try {
     const m = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8").match(/^Pss:\s+(\d+) kB/m);

@@ -92,8 +92,7 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
     TETHER_CONFIG_DIR: join(home, "config"),
     TETHER_DATA_DIR: join(home, "data"),
     TETHER_LOG_DIR: join(home, "logs"),
-    // WebKitGTK under Xvfb without a GPU.
-    WEBKIT_DISABLE_DMABUF_RENDERER: "1",
+    // No GPU under Xvfb. (The app sets its own WebKit rendering options, as it does for users.)
     LIBGL_ALWAYS_SOFTWARE: "1",
     NO_AT_BRIDGE: "1",
   };
@@ -189,27 +188,40 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
     },
     /** The PID of the app (a child of WebKitWebDriver under tauri-driver), or null. */
     appPid() {
-      const kids = new Map();
-      for (const d of readdirSync("/proc")) {
-        if (!/^\d+$/.test(d)) continue;
-        try {
-          const st = readFileSync(`/proc/${d}/stat`, "utf8");
-          const ppid = Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[1]);
-          kids.set(ppid, [...(kids.get(ppid) ?? []), Number(d)]);
-        } catch {}
-      }
-      const stack = [driver.pid];
-      while (stack.length) {
-        const p = stack.pop();
-        try {
-          if (readFileSync(`/proc/${p}/comm`, "utf8").trim() === "tether-desktop") return p;
-        } catch {}
-        stack.push(...(kids.get(p) ?? []));
-      }
-      return null;
+      return processTree(driver.pid).find((p) => processName(p) === "tether-desktop") ?? null;
     },
     stop: cleanup,
   };
+}
+
+/** `root` and every process below it (from /proc). */
+export function processTree(root) {
+  const kids = new Map();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[1]);
+      kids.set(ppid, [...(kids.get(ppid) ?? []), Number(d)]);
+    } catch {}
+  }
+  const out = [];
+  const stack = [root];
+  while (stack.length) {
+    const p = stack.pop();
+    out.push(p);
+    stack.push(...(kids.get(p) ?? []));
+  }
+  return out;
+}
+
+/** A process's name (`/proc/PID/comm`, 15 characters at most). */
+export function processName(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "?";
+  }
 }
 
 const W3C_ELEMENT = "element-6066-11e4-a52e-4f735466cecf";

@@ -87,6 +87,13 @@ pub(crate) async fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
 
 pub fn run() {
     launched();
+    // WebKitGTK's DMABUF renderer nearly doubles the page process's memory here (205 MB vs
+    // 111 MB, bench/results/desktop.md) and shows blank windows on some GPU drivers; a small UI
+    // has no use for it. Set before GTK starts, and only when the user has not chosen.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
+        std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+    }
     let paths = match Paths::from_env() {
         Ok(p) => p,
         Err(e) => {
