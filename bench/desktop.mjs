@@ -6,7 +6,7 @@
 // Per run: launch → first painted window (the app prints the time since process start when the UI
 // says ui_ready); PSS of all of Tether's processes (the app and its WebKit processes) with the window
 // open on the demo, connected, 10 s after the first paint; the window closed (Ctrl+W's command), and
-// PSS again 60 s later. Then, on a generic profile against a real Mosquitto pushing 5,000 msg/s
+// PSS again 60 s later. Started at login (`--minimized`, no window): PSS after 30 s. Then, on a generic profile against a real Mosquitto pushing 5,000 msg/s
 // over 10 topics: frame intervals and click-to-paint latency in the window, with and without the
 // load, the app's CPU, and how many messages the window counted.
 import { spawn, execFileSync } from "node:child_process";
@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
-import { ROOT, processName, processTree, startDesktop } from "../e2e/harness.mjs";
+import { APP, ROOT, processName, processTree, startDesktop } from "../e2e/harness.mjs";
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const SETTLE_MS = 10_000;
@@ -180,6 +180,24 @@ for (let run = 1; run <= RUNS; run++) {
   }
 }
 
+// Started at login (`--minimized`, what the login item runs): the tray only, the window never
+// opened, so no WebKit page or network process; PSS after 30 s.
+for (let run = 1; run <= Math.min(RUNS, 3); run++) {
+  const desk = await startDesktop();
+  let app;
+  try {
+    app = spawn(APP, ["--minimized"], { env: desk.env, stdio: "ignore" });
+    await sleep(Number(process.env.MINIMIZED_WAIT_MS ?? 30_000));
+    const fp = footprint(app.pid);
+    results.minimized = results.minimized ?? [];
+    results.minimized.push({ run, mb: +fp.mb.toFixed(1), processes: fp.per });
+    console.log(`minimized ${run}: PSS ${fp.mb.toFixed(1)} MB (${fp.per.map((p) => `${p.name} ${(p.kb / 1024).toFixed(1)}`).join(", ")})`);
+  } finally {
+    app?.kill();
+    await desk.stop();
+  }
+}
+
 // Responsiveness: a generic profile, 5,000 msg/s.
 {
   const broker = await mosquitto();
@@ -235,6 +253,7 @@ const summary = {
   first_paint_ms_median: median(results.runs.map((r) => r.first_paint_ms)),
   open_mb_median: median(results.runs.map((r) => r.open_mb)),
   tray_mb_median: median(results.runs.map((r) => r.tray_mb)),
+  minimized_mb_median: median((results.minimized ?? []).map((r) => r.mb)),
 };
 console.log("summary:", JSON.stringify(summary));
 const out = join(ROOT, "bench", "results");

@@ -145,7 +145,7 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
       const deadline = Date.now() + ms;
       const before = lastTray;
       for (;;) {
-        const xwd = execFileSync("xwd", ["-root", "-silent", "-display", display], { maxBuffer: 64 << 20 });
+        const xwd = grabRoot(display);
         const pnm = execFileSync("xwdtopnm", [], { input: xwd, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
         const cut = execFileSync("pnmcut", crop.map(String), { input: pnm, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
         const px = cut.subarray(cut.length - crop[2] * crop[3] * 3);
@@ -166,7 +166,7 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
     async waitScreen(crop, want, ms) {
       const deadline = Date.now() + ms;
       for (;;) {
-        const xwd = execFileSync("xwd", ["-root", "-silent", "-display", display], { maxBuffer: 64 << 20 });
+        const xwd = grabRoot(display);
         const pnm = execFileSync("xwdtopnm", [], { input: xwd, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
         const cut = execFileSync("pnmcut", crop.map(String), { input: pnm, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
         const px = cut.subarray(cut.length - crop[2] * crop[3] * 3);
@@ -179,7 +179,7 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
     },
     /** A PNG of the whole X screen (the window and the tray), cropped with `crop` = [x, y, w, h]. */
     screen(file, crop) {
-      const xwd = execFileSync("xwd", ["-root", "-silent", "-display", display], { maxBuffer: 64 << 20 });
+      const xwd = grabRoot(display);
       let pnm = execFileSync("xwdtopnm", [], { input: xwd, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
       if (crop) pnm = execFileSync("pnmcut", crop.map(String), { input: pnm, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
       const png = execFileSync("pnmtopng", [], { input: pnm, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
@@ -192,6 +192,19 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
     },
     stop: cleanup,
   };
+}
+
+/** The X screen as xwd's dump. A window that goes away while xwd reads it makes the request
+ * fail (BadDrawable): that is retried, a few times. */
+function grabRoot(display) {
+  for (let i = 0; ; i++) {
+    try {
+      return execFileSync("xwd", ["-root", "-silent", "-display", display], { maxBuffer: 64 << 20, stdio: ["ignore", "pipe", "pipe"] });
+    } catch (e) {
+      if (i >= 4) throw e;
+      execFileSync("sleep", ["0.2"]);
+    }
+  }
 }
 
 /** `root` and every process below it (from /proc). */

@@ -36,6 +36,9 @@ use tether::profiles::Paths;
 
 static LAUNCHED: OnceLock<Instant> = OnceLock::new();
 
+/// The argument the login item starts Tether with: straight to the tray, no window.
+pub const MINIMIZED: &str = "--minimized";
+
 /// When the process started (for the launch-to-first-paint figure).
 pub fn launched() -> Instant {
     *LAUNCHED.get_or_init(Instant::now)
@@ -118,6 +121,10 @@ pub fn run() {
                 std::process::exit(1);
             }
             app.manage(ctl);
+            // Started at login: the tray only; the window (and WebKit with it) when asked for.
+            if !std::env::args().any(|a| a == MINIMIZED) {
+                open_window(app.handle());
+            }
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

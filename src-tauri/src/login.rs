@@ -9,11 +9,12 @@ fn entry() -> Result<AutoLaunch, String> {
     AutoLaunchBuilder::new()
         .set_app_name("Tether")
         .set_app_path(&exe)
+        .set_args(&[crate::MINIMIZED])
         .build()
         .map_err(|e| e.to_string())
 }
 
-/// Make the OS start Tether at login (or not).
+/// Make the OS start Tether at login (or not), in the tray without a window.
 pub fn set(on: bool) -> Result<(), String> {
     let e = entry()?;
     let r = if on { e.enable() } else { e.disable() };

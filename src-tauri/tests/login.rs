@@ -17,6 +17,7 @@ fn start_at_login_writes_and_removes_an_xdg_autostart_entry() {
         "{text}"
     );
     assert!(text.contains("Name=Tether"), "{text}");
+    assert!(text.contains("--minimized"), "starts in the tray: {text}");
 
     tether_desktop::login::set(false).expect("disabled");
     assert!(!entry.exists(), "autostart entry removed");
