@@ -145,15 +145,11 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
       const deadline = Date.now() + ms;
       const before = lastTray;
       for (;;) {
-        const xwd = grabRoot(display);
-        const pnm = execFileSync("xwdtopnm", [], { input: xwd, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
-        const cut = execFileSync("pnmcut", crop.map(String), { input: pnm, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
-        const px = cut.subarray(cut.length - crop[2] * crop[3] * 3);
+        const { pnm, px } = grab(display, crop);
         // Drawn, and not still the previous state's icon.
         if (px.some((b, i) => b !== px[i % 3]) && !(before && before.equals(px))) {
           lastTray = Buffer.from(px);
-          writeFileSync(join(OUT, file), execFileSync("pnmtopng", [], { input: cut, stdio: ["pipe", "pipe", "ignore"] }));
-          return join(OUT, file);
+          return savePng(file, pnm);
         }
         if (Date.now() > deadline) throw new Error(`${file}: nothing drawn in ${crop} within ${ms} ms`);
         await sleep(250);
@@ -166,10 +162,7 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
     async waitScreen(crop, want, ms) {
       const deadline = Date.now() + ms;
       for (;;) {
-        const xwd = grabRoot(display);
-        const pnm = execFileSync("xwdtopnm", [], { input: xwd, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
-        const cut = execFileSync("pnmcut", crop.map(String), { input: pnm, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
-        const px = cut.subarray(cut.length - crop[2] * crop[3] * 3);
+        const { px } = grab(display, crop);
         const colours = new Set();
         for (let i = 0; i < px.length && colours.size < 64; i += 3) colours.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
         if (want === "blank" ? colours.size === 1 : colours.size >= 64) return;
@@ -179,12 +172,7 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
     },
     /** A PNG of the whole X screen (the window and the tray), cropped with `crop` = [x, y, w, h]. */
     screen(file, crop) {
-      const xwd = grabRoot(display);
-      let pnm = execFileSync("xwdtopnm", [], { input: xwd, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
-      if (crop) pnm = execFileSync("pnmcut", crop.map(String), { input: pnm, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
-      const png = execFileSync("pnmtopng", [], { input: pnm, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] });
-      writeFileSync(join(OUT, file), png);
-      return join(OUT, file);
+      return savePng(file, grab(display, crop).pnm);
     },
     /** The PID of the app (a child of WebKitWebDriver under tauri-driver), or null. */
     appPid() {
@@ -192,6 +180,21 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
     },
     stop: cleanup,
   };
+}
+
+const PIPE = { maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] };
+
+/** The screen (or its `crop` = [x, y, w, h]) as a binary PNM, and its RGB pixels. */
+function grab(display, crop) {
+  let pnm = execFileSync("xwdtopnm", [], { ...PIPE, input: grabRoot(display) });
+  if (crop) pnm = execFileSync("pnmcut", crop.map(String), { ...PIPE, input: pnm });
+  const [w, h] = crop ? [crop[2], crop[3]] : [0, 0];
+  return { pnm, px: pnm.subarray(pnm.length - w * h * 3) };
+}
+
+function savePng(file, pnm) {
+  writeFileSync(join(OUT, file), execFileSync("pnmtopng", [], { ...PIPE, input: pnm }));
+  return join(OUT, file);
 }
 
 /** The X screen as xwd's dump. A window that goes away while xwd reads it makes the request

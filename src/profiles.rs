@@ -310,7 +310,8 @@ pub fn validate_name(name: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+/// The 1-based line and column of byte `offset` in `text` (for errors that point into a file).
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;

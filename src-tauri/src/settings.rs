@@ -85,9 +85,7 @@ fn read(path: &Path) -> Result<AppSettings, SettingsError> {
 
 fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     let Some(span) = span else { return String::new() };
-    let before = &text[..span.start.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    let (line, col) = tether::profiles::line_col(text, span.start);
     format!(" at line {line}, column {col}")
 }
 
