@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
-import { APP, ROOT, processName, processTree, startDesktop } from "../e2e/harness.mjs";
+import { APP, ROOT, processName, processTree, startDesktop, tetherProcesses } from "../e2e/harness.mjs";
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const SETTLE_MS = 10_000;
@@ -43,8 +43,9 @@ function pssKb(pid) {
     return 0;
   }
 }
-function footprint(root) {
-  const per = tree(root).map((p) => ({ pid: p, name: comm(p), kb: pssKb(p) }));
+/** PSS of all of the run's Tether processes: the window, the tray process, WebKit's. */
+function footprint(desk) {
+  const per = tetherProcesses(desk.home).map((p) => ({ pid: p, name: comm(p), kb: pssKb(p) }));
   return { mb: per.reduce((a, p) => a + p.kb, 0) / 1024, per };
 }
 function cpuTicks(pids) {
@@ -164,11 +165,11 @@ for (let run = 1; run <= RUNS; run++) {
     await waitFor("connected", 30_000, () => connected(s));
     const pid = await waitFor("app process", 5_000, () => desk.appPid());
     await sleep(SETTLE_MS);
-    const open = footprint(pid);
-    // Close the window as Ctrl+W does; Tether stays in the tray.
+    const open = footprint(desk);
+    // Close the window as Ctrl+W does; Tether stays in the tray (the tray process).
     await s.exec("setTimeout(() => window.__TAURI_INTERNALS__.invoke('hide_window'), 50); return true;");
     await sleep(TRAY_WAIT_MS);
-    const tray = footprint(pid);
+    const tray = footprint(desk);
     const r = { run, first_paint_ms: painted, open_mb: +open.mb.toFixed(1), tray_mb: +tray.mb.toFixed(1), open_processes: open.per, tray_processes: tray.per };
     console.log(`run ${run}: first paint ${painted} ms, PSS window open ${r.open_mb} MB, closed 60 s ${r.tray_mb} MB`);
     console.log(`  open: ${open.per.map((p) => `${p.name} ${(p.kb / 1024).toFixed(1)}`).join(", ")}`);
@@ -180,15 +181,15 @@ for (let run = 1; run <= RUNS; run++) {
   }
 }
 
-// Started at login (`--minimized`, what the login item runs): the tray only, the window never
-// opened, so no WebKit page or network process; PSS after 30 s.
+// Started at login (`--minimized`, what the login item runs): the window program makes sure the
+// tray process runs and exits; no window, no WebKit. PSS after 30 s.
 for (let run = 1; run <= Math.min(RUNS, 3); run++) {
   const desk = await startDesktop();
   let app;
   try {
     app = spawn(APP, ["--minimized"], { env: desk.env, stdio: "ignore" });
     await sleep(Number(process.env.MINIMIZED_WAIT_MS ?? 30_000));
-    const fp = footprint(app.pid);
+    const fp = footprint(desk);
     results.minimized = results.minimized ?? [];
     results.minimized.push({ run, mb: +fp.mb.toFixed(1), processes: fp.per });
     console.log(`minimized ${run}: PSS ${fp.mb.toFixed(1)} MB (${fp.per.map((p) => `${p.name} ${(p.kb / 1024).toFixed(1)}`).join(", ")})`);
@@ -215,12 +216,12 @@ for (let run = 1; run <= Math.min(RUNS, 3); run++) {
     const idle = frameStats(await measureFrames(s, 10_000));
     pub = publisher(broker.port);
     await sleep(2000); // let the stream settle
-    const pids = tree(pid);
+    const pids = tetherProcesses(desk.home);
     const t0 = cpuTicks(pids);
     const w0 = Date.now();
     const underLoad = frameStats(await measureFrames(s, LOAD_MS - 2000));
     const cpu = ((cpuTicks(pids) - t0) / 100 / ((Date.now() - w0) / 1000)) * 100;
-    const mem = footprint(pid);
+    const mem = footprint(desk);
     const { sent, seconds } = pub.stop();
     pub = null;
     await sleep(1500);

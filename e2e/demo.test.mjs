@@ -1,17 +1,19 @@
-// End to end: the real app (target/debug/tether-desktop) in demo mode under Xvfb, driven by
-// tauri-driver + WebKitWebDriver. Sees Connected, drops the link for 30 s with the fault switch,
-// sees reconnecting/recovering and Connected again; photographs the window (connected, during
-// recovery) and the tray icon in each state into target/test-output/desktop/.
+// End to end: the real app (target/debug/tether-desktop, which starts target/debug/tether-tray)
+// in demo mode under Xvfb, driven by tauri-driver + WebKitWebDriver. Sees Connected, drops the
+// link for 30 s with the fault switch, sees reconnecting/recovering and Connected again;
+// photographs the window (connected, during recovery) and the tray icon in each state (as a
+// StatusNotifierItem host draws it) into target/test-output/desktop/. Closing the window ends
+// the window process and WebKit; the tray process keeps the link, and the next launch shows it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { spawnSync } from "node:child_process";
-import { APP, OUT, startDesktop } from "./harness.mjs";
+import { APP, OUT, processName, processTree, startDesktop } from "./harness.mjs";
 
 const STATE = "p.state";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** The tray's corner of the screen (tint2's panel along the bottom, the tray at its left end). */
+/** The tray's corner of the screen (the tray host's bar along the bottom, icons at its left end). */
 const TRAY = [0, 800 - 40, 160, 40];
 /** The window as the X server shows it (no window manager: it sits at the top left). Taken with
  * xwd rather than WebDriver's screenshot, which now and then never answers on WebKitGTK. */
@@ -48,7 +50,7 @@ async function button(s, label) {
 // Only this run's pictures in the output folder.
 rmSync(OUT, { recursive: true, force: true });
 
-test("demo: connected, a 30 s link drop, recovery, pause, refused credentials, close to tray, single instance", { timeout: 240_000 }, async () => {
+test("demo: connected, a 30 s link drop, recovery, pause, refused credentials, close to tray, reopen, single instance", { timeout: 240_000 }, async () => {
   const desk = await startDesktop();
   let s;
   try {
@@ -90,18 +92,40 @@ test("demo: connected, a 30 s link drop, recovery, pause, refused credentials, c
     await s.click(await button(s, "Retry now"));
     await waitState(s, ["connected"], 20_000);
 
-    // Closing the window keeps Tether running in the tray; a second launch does not start a
-    // second Tether but makes the first one open its window again.
+    // Closing the window ends the window process (and WebKit with it); the tray process keeps
+    // the link and the tray icon.
     const pid = desk.appPid();
-    assert.ok(pid, "the app runs under tauri-driver");
+    const trayPid = desk.trayPid();
+    assert.ok(pid, "the window runs under tauri-driver");
+    assert.ok(trayPid, "the window started the tray process");
     await s.exec("setTimeout(() => window.__TAURI_INTERNALS__.invoke('hide_window'), 50); return true;");
     await desk.waitScreen(WINDOW, "blank", 15_000);
-    assert.ok(isAlive(pid), "Tether is still running with its window closed");
-    const second = spawnSync(APP, [], { env: desk.env, timeout: 20_000 });
-    assert.equal(second.status, 0, `the second launch hands over and exits (status ${second.status}, signal ${second.signal})`);
+    const deadline = Date.now() + 15_000;
+    while (isAlive(pid) && Date.now() < deadline) await sleep(200);
+    assert.ok(!isAlive(pid), "the window process ended with its window");
+    assert.ok(isAlive(trayPid), "the tray process runs on with the window closed");
+    assert.deepEqual(
+      processTree(trayPid).map(processName).filter((n) => /WebKit/.test(n)),
+      [],
+      "no WebKit process is left",
+    );
+    desk.screen("tray-window-closed.png", TRAY);
+    await s.close();
+
+    // Launching Tether again shows the same link, with what happened while the window was closed.
+    s = await desk.session();
+    await s.waitText(STATE, /^Connected/, 30_000, "Connected after reopening");
+    const reopened = await s.exec("return document.body.innerText");
+    assert.match(reopened, /Connection lost|Reconnecting/i, "the earlier events are in the reopened window");
+    assert.equal(desk.trayPid(), trayPid, "the same tray process serves the new window");
     await desk.waitScreen(WINDOW, "drawn", 20_000);
     desk.screen("window-reopened.png", WINDOW);
-    assert.ok(isAlive(pid), "the first instance is the one showing the window");
+
+    // One window only: a second launch hands over to the open one and exits.
+    const second = spawnSync(APP, [], { env: desk.env, timeout: 20_000 });
+    assert.equal(second.status, 0, `the second launch hands over and exits (status ${second.status}, signal ${second.signal})`);
+    const win = desk.appPid();
+    assert.ok(win && isAlive(win), "the first window is still the one shown");
   } catch (e) {
     desk.screen("screen-failure.png");
     console.error(desk.driverLog.join("").slice(-4000));

@@ -1,15 +1,17 @@
-// The real desktop app under test: Xvfb, a private D-Bus session, a tray host (tint2), and
-// tauri-driver with WebKitWebDriver driving the real Tether window. No npm packages: WebDriver is
-// plain HTTP, spoken here with fetch.
+// The real desktop app under test: Xvfb, a private D-Bus session, a StatusNotifierItem tray host
+// (gtk-sni-tray-standalone), and tauri-driver with WebKitWebDriver driving the real Tether window.
+// The window starts the tray process (tether-tray) itself. No npm packages: WebDriver is plain HTTP.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, writeFileSync, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import net from "node:net";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 export const OUT = join(ROOT, "target", "test-output", "desktop");
 export const APP = process.env.TETHER_DESKTOP_BIN ?? join(ROOT, "target", "debug", "tether-desktop");
+/** The tray process the window starts (Linux: it owns the links, the tray and notifications). */
+export const TRAY_APP = process.env.TETHER_TRAY_BIN ?? join(dirname(APP), "tether-tray");
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -49,6 +51,19 @@ export async function startDesktop(opts = {}) {
         const gone = await Promise.race([new Promise((r) => p.once("exit", () => r(true))), sleep(3000).then(() => false)]);
         if (!gone) p.kill("SIGKILL");
       }
+    }
+    // The tray process runs detached from the window (its own process group): found by its
+    // runtime dir, which is this run's alone.
+    for (const pid of trayProcesses(join(home, "run", "tether"))) {
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch {}
+    }
+    await sleep(300);
+    for (const pid of trayProcesses(join(home, "run", "tether"))) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {}
     }
     if (bus.pid) {
       try {
@@ -92,28 +107,23 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
     TETHER_CONFIG_DIR: join(home, "config"),
     TETHER_DATA_DIR: join(home, "data"),
     TETHER_LOG_DIR: join(home, "logs"),
+    TETHER_TRAY_BIN: TRAY_APP,
+    TETHER_WINDOW_BIN: APP,
     // No GPU under Xvfb. (The app sets its own WebKit rendering options, as it does for users.)
     LIBGL_ALWAYS_SOFTWARE: "1",
     NO_AT_BRIDGE: "1",
   };
   mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
   if (tray) {
-    // A panel with a system tray, so the tray icon has a host and can be photographed.
-    const rc = join(home, "tint2rc");
-    writeFileSync(
-      rc,
-      [
-        "panel_items = S",
-        "panel_size = 100% 40",
-        "panel_position = bottom left horizontal",
-        "panel_background_id = 0",
-        "systray_padding = 8 4 8",
-        "systray_icon_size = 32",
-        "",
-      ].join("\n"),
+    // A StatusNotifierItem tray host (with its own watcher) along the bottom of the screen, so
+    // the tray icon has a host and can be photographed.
+    procs.push(
+      spawn("gtk-sni-tray-standalone", ["--bottom", "--beginning", "--watcher", "--size", "40", "--color", "#303030", "--length", "0.2"], {
+        env,
+        stdio: "ignore",
+      }),
     );
-    procs.push(spawn("tint2", ["-c", rc], { env, stdio: "ignore" }));
-    await sleep(500);
+    await sleep(1500);
   }
   const port = await freePort();
   const nativePort = await freePort();
@@ -174,6 +184,10 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
     screen(file, crop) {
       return savePng(file, grab(display, crop).pnm);
     },
+    /** The PID of the tray process (started by the window, detached), or null. */
+    trayPid() {
+      return trayProcesses(join(home, "run", "tether"))[0] ?? null;
+    },
     /** The PID of the app (a child of WebKitWebDriver under tauri-driver), or null. */
     appPid() {
       return processTree(driver.pid).find((p) => processName(p) === "tether-desktop") ?? null;
@@ -232,6 +246,38 @@ export function processTree(root) {
 }
 
 /** A process's name (`/proc/PID/comm`, 15 characters at most). */
+/** All of Tether's processes of a run (window, tray process, WebKit's), found by name and by the
+ * run's private XDG_RUNTIME_DIR, so that none escapes by being detached or orphaned. */
+export function tetherProcesses(home) {
+  const run = join(home, "run");
+  const out = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const name = readFileSync(`/proc/${d}/comm`, "utf8").trim();
+      if (!["tether-desktop", "tether-tray"].includes(name) && !name.startsWith("WebKit")) continue;
+      const env = readFileSync(`/proc/${d}/environ`, "utf8").split("\0");
+      if (env.includes(`XDG_RUNTIME_DIR=${run}`)) out.push(Number(d));
+    } catch {}
+  }
+  return out;
+}
+
+/** The tray processes whose runtime dir is `runtimeDir` (one per run at most). */
+export function trayProcesses(runtimeDir) {
+  const out = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, "utf8").trim() !== "tether-tray") continue;
+      const env = readFileSync(`/proc/${d}/environ`, "utf8").split("\0");
+      const xdg = env.find((e) => e.startsWith("XDG_RUNTIME_DIR="))?.slice("XDG_RUNTIME_DIR=".length);
+      if (xdg && join(xdg, "tether") === runtimeDir) out.push(Number(d));
+    } catch {}
+  }
+  return out;
+}
+
 export function processName(pid) {
   try {
     return readFileSync(`/proc/${pid}/comm`, "utf8").trim();

@@ -3,7 +3,6 @@
 #   scripts/run.sh                 on a desktop: the desktop app; headless: `tether watch` on the
 #                                  first profile, or the embedded demo (`tether demo`) without one
 #   scripts/run.sh ARGS...         `tether ARGS...` (e.g. `watch --profile home`)
-# The desktop app and its embedded demo arrive with the next milestone (issue 3).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

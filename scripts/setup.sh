@@ -11,8 +11,8 @@ packages=(
     pkg-config libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
     libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
     # UI tests: Chromium (Playwright drives Debian's, no browser download); end to end: Xvfb,
-    # WebKitWebDriver, a tray host (tint2), screenshots (xwd, netpbm)
-    chromium xvfb webkit2gtk-driver tint2 x11-apps netpbm
+    # WebKitWebDriver, a StatusNotifierItem tray host (gtk-sni-tray-standalone), screenshots (xwd, netpbm)
+    chromium xvfb webkit2gtk-driver haskell-gtk-sni-tray-utils x11-apps netpbm
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -18,6 +18,6 @@ cargo test --workspace --locked
 
 # End to end: the real app in demo mode, driven by tauri-driver + WebKitWebDriver under Xvfb.
 command -v tauri-driver >/dev/null || cargo install tauri-driver --locked --version 2.1.0
-cargo build -p tether-desktop --locked
+cargo build -p tether-desktop -p tether-app --locked
 node --test e2e/
 echo "test: all passed; screenshots in target/test-output/"

@@ -1,97 +1,92 @@
-//! One-line adapters from the web UI onto the [`Controller`]. Errors reach the UI as
-//! [`UiError`] (`{kind, field, message}`); a secret comes in once and never goes back out.
+//! One-line adapters from the web UI onto the back end (the tray process's socket on Linux, the
+//! controller in process elsewhere; `tether_app::dispatch` decodes and checks the arguments).
+//! Errors reach the UI as [`UiError`] (`{kind, field, message}`); a secret comes in once and
+//! never goes back out.
 
-use crate::controller::Controller;
-use crate::ipc::*;
-use secrecy::SecretString;
+use crate::backend::Backend;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
 use tauri::{AppHandle, Manager, Runtime, State};
-use tether::diagnostics::Diagnostics;
+use tether_app::ipc::UiError;
 
-type Ctl<'a> = State<'a, Controller>;
+type B<'a> = State<'a, Backend>;
+type Reply = Result<Value, UiError>;
 
 #[tauri::command]
-pub async fn get_overview(ctl: Ctl<'_>) -> Result<Overview, UiError> {
-    ctl.overview().await
+pub async fn get_overview(b: B<'_>) -> Reply {
+    b.call("get_overview", json!({})).await
 }
 
 #[tauri::command]
-pub async fn retry_now(ctl: Ctl<'_>) -> Result<(), UiError> {
-    if let Some(l) = ctl.link().await {
-        l.retry_now().await;
-    }
-    Ok(())
+pub async fn retry_now(b: B<'_>) -> Reply {
+    b.call("retry_now", json!({})).await
 }
 
 #[tauri::command]
-pub async fn pause(ctl: Ctl<'_>) -> Result<(), UiError> {
-    if let Some(l) = ctl.link().await {
-        l.pause().await;
-    }
-    Ok(())
+pub async fn pause(b: B<'_>) -> Reply {
+    b.call("pause", json!({})).await
 }
 
 #[tauri::command]
-pub async fn resume(ctl: Ctl<'_>) -> Result<(), UiError> {
-    if let Some(l) = ctl.link().await {
-        l.resume().await;
-    }
-    Ok(())
+pub async fn resume(b: B<'_>) -> Reply {
+    b.call("resume", json!({})).await
 }
 
 #[tauri::command]
-pub async fn get_diagnostics(ctl: Ctl<'_>) -> Result<Option<Diagnostics>, UiError> {
-    Ok(ctl.diagnostics().await)
+pub async fn get_diagnostics(b: B<'_>) -> Reply {
+    b.call("get_diagnostics", json!({})).await
 }
 
 #[tauri::command]
-pub async fn list_profiles(ctl: Ctl<'_>) -> Result<Vec<ProfileView>, UiError> {
-    ctl.list_profiles().await
+pub async fn list_profiles(b: B<'_>) -> Reply {
+    b.call("list_profiles", json!({})).await
 }
 
 #[tauri::command]
-pub async fn save_profile(ctl: Ctl<'_>, input: ProfileInput) -> Result<ProfileView, UiError> {
-    ctl.save_profile(input).await
+pub async fn save_profile(b: B<'_>, input: Value) -> Reply {
+    b.call("save_profile", json!({ "input": input })).await
 }
 
 #[tauri::command]
-pub async fn remove_profile(ctl: Ctl<'_>, name: String) -> Result<(), UiError> {
-    ctl.remove_profile(&name).await
+pub async fn remove_profile(b: B<'_>, name: String) -> Reply {
+    b.call("remove_profile", json!({ "name": name })).await
 }
 
 #[tauri::command]
-pub async fn switch_profile(ctl: Ctl<'_>, name: Option<String>) -> Result<Overview, UiError> {
-    ctl.activate(name).await?;
-    ctl.overview().await
+pub async fn switch_profile(b: B<'_>, name: Option<String>) -> Reply {
+    b.call("switch_profile", json!({ "name": name })).await
 }
 
 #[tauri::command]
-pub async fn get_settings(ctl: Ctl<'_>) -> Result<Settings, UiError> {
-    ctl.settings().await
+pub async fn get_settings(b: B<'_>) -> Reply {
+    b.call("get_settings", json!({})).await
 }
 
 #[tauri::command]
-pub async fn save_settings(ctl: Ctl<'_>, settings: Settings) -> Result<Settings, UiError> {
-    ctl.save_settings(settings).await
+pub async fn save_settings(b: B<'_>, settings: Value) -> Reply {
+    b.call("save_settings", json!({ "settings": settings })).await
 }
 
 #[tauri::command]
-pub async fn set_secret(ctl: Ctl<'_>, profile: String, secret: SecretString) -> Result<SecretStatus, UiError> {
-    ctl.set_secret(&profile, secret).await
+pub async fn set_secret(b: B<'_>, profile: String, secret: SecretString) -> Reply {
+    // Exposed only to hand it on (to the controller, or over the user's 0600 socket).
+    b.call("set_secret", json!({ "profile": profile, "secret": secret.expose_secret() }))
+        .await
 }
 
 #[tauri::command]
-pub async fn delete_secret(ctl: Ctl<'_>, profile: String) -> Result<SecretStatus, UiError> {
-    ctl.delete_secret(&profile).await
+pub async fn delete_secret(b: B<'_>, profile: String) -> Reply {
+    b.call("delete_secret", json!({ "profile": profile })).await
 }
 
 #[tauri::command]
-pub async fn demo_fault(ctl: Ctl<'_>, fault: Fault) -> Result<(), UiError> {
-    ctl.demo_fault(fault).await
+pub async fn demo_fault(b: B<'_>, fault: Value) -> Reply {
+    b.call("demo_fault", json!({ "fault": fault })).await
 }
 
 #[tauri::command]
-pub async fn set_setpoint(ctl: Ctl<'_>, fahrenheit: f64) -> Result<(), UiError> {
-    ctl.set_setpoint(fahrenheit).await
+pub async fn set_setpoint(b: B<'_>, fahrenheit: f64) -> Reply {
+    b.call("set_setpoint", json!({ "fahrenheit": fahrenheit })).await
 }
 
 /// The window painted for the first time: how long the launch took (the footprint script reads it).

@@ -1,43 +1,28 @@
-//! Tether's desktop shell: a thin Tauri v2 adapter over the `tether` core.
+//! Tether's window: a thin Tauri v2 adapter over the `tether` core and `tether_app` back end.
 //!
-//! Tauri-free, and tested without a window:
-//! - [`controller`]: what the commands do (active link or demo, profiles, secrets, settings,
-//!   fault switch, setpoint);
-//! - [`bridge`]: core state and events → batched UI updates, device status, tray, notifications;
-//! - [`ipc`]: the types crossing IPC, their validation, and the TypeScript they generate;
-//! - [`vault`]: secrets in the OS keychain, or in memory when there is none;
-//! - [`settings`]: app-wide settings file; [`login`]: start at login; [`logging`]: rotated,
-//!   redacted log file; [`notify`]: desktop notifications (notify-rust).
+//! - `backend`: where commands go. On Linux the links, tray and notifications live in the tray
+//!   process (`tether-tray`, no GTK or WebKit) and this process is only the window, its client
+//!   over a local socket: closing the window ends this process and WebKit with it. On macOS and
+//!   Windows the controller runs here, with Tauri's tray (`tray`, `shell`).
+//! - `commands`: one-liners onto the back end.
 //!
-//! Tauri adapters: `commands` (one-liners onto the controller), `shell` (the bridge's sink:
-//! app events, tray, notifications), `tray` (icon, tooltip, menu).
-//!
-//! Closing the window keeps Tether running in the tray and frees the webview; "Open Tether"
-//! builds a new one. One instance only: a second launch opens the first one's window.
+//! One window only: a second launch focuses the first one's window and exits.
 
-pub mod bridge;
+mod backend;
 mod commands;
-pub mod controller;
-pub mod ipc;
-pub mod logging;
-pub mod login;
-pub mod notify;
-pub mod settings;
 mod shell;
 mod tray;
-pub mod vault;
 
-use controller::Controller;
+use backend::Backend;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
-use tauri::{AppHandle, Manager, RunEvent, Runtime, WebviewUrl, WebviewWindowBuilder};
+use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime, WebviewUrl, WebviewWindowBuilder};
 use tether::credentials::OsKeychain;
 use tether::profiles::Paths;
+use tether_app::controller::Controller;
+use tether_app::{dispatch, logging, MINIMIZED};
 
 static LAUNCHED: OnceLock<Instant> = OnceLock::new();
-
-/// The argument the login item starts Tether with: straight to the tray, no window.
-pub const MINIMIZED: &str = "--minimized";
 
 /// When the process started (for the launch-to-first-paint figure).
 pub fn launched() -> Instant {
@@ -62,8 +47,9 @@ fn open_window<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
+/// The Tauri tray's menu (in-process mode only; on Linux the tray process has the tray).
 pub(crate) async fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
-    let ctl = app.state::<Controller>();
+    let Some(ctl) = app.try_state::<Arc<Controller>>() else { return };
     match id {
         "open" => open_window(app),
         "retry" => {
@@ -71,15 +57,7 @@ pub(crate) async fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 l.retry_now().await
             }
         }
-        "pause" => {
-            if let Some(l) = ctl.link().await {
-                if matches!(l.state(), tether::LinkState::Paused) {
-                    l.resume().await
-                } else {
-                    l.pause().await
-                }
-            }
-        }
+        "pause" => dispatch::toggle_pause(&ctl).await,
         "quit" => {
             ctl.shutdown().await;
             app.exit(0);
@@ -87,6 +65,36 @@ pub(crate) async fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
         _ => {}
     }
 }
+
+/// Forward what the tray process pushes: UI events to the page, focus and quit to the window.
+#[cfg(unix)]
+fn forward<R: Runtime>(app: AppHandle<R>, mut rx: tokio::sync::mpsc::UnboundedReceiver<tether_app::wire::Pushed>) {
+    use tether_app::wire::{Pushed, FOCUS_EVENT, QUIT_EVENT};
+    tauri::async_runtime::spawn(async move {
+        while let Some(p) = rx.recv().await {
+            match p {
+                Pushed::Event { event, .. } if event == FOCUS_EVENT => open_window(&app),
+                Pushed::Event { event, .. } if event == QUIT_EVENT => app.exit(0),
+                Pushed::Event { event, payload } => {
+                    let _ = app.emit(&event, payload);
+                }
+                Pushed::Closed => {
+                    tracing::warn!("the tray process went away; closing the window");
+                    app.exit(0);
+                }
+            }
+        }
+    });
+}
+
+fn fail(what: &str, e: impl std::fmt::Display) -> ! {
+    tracing::error!(error = %e, "{what}");
+    eprintln!("tether-desktop: {what}: {e}");
+    std::process::exit(1);
+}
+
+/// Whether the links run in a separate tray process (Linux) or in this one.
+const SPLIT: bool = cfg!(target_os = "linux");
 
 pub fn run() {
     launched();
@@ -97,32 +105,63 @@ pub fn run() {
     if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
         std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
     }
-    let paths = match Paths::from_env() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("tether-desktop: {e}");
-            std::process::exit(1);
+    let paths = Paths::from_env().unwrap_or_else(|e| fail("no profile directory", e));
+    let minimized = std::env::args().any(|a| a == MINIMIZED);
+    let _log_guard = logging::init(&logging::dir(&paths.data_dir), "tether-window");
+
+    let backend = if SPLIT {
+        #[cfg(unix)]
+        {
+            // The tray process owns the links; this process is the window, and only when one is
+            // wanted: started at login, it makes sure the tray process runs and leaves.
+            if minimized {
+                if let Err(e) = tauri::async_runtime::block_on(backend::tray_process::ensure_running()) {
+                    fail("cannot start the tray process", e);
+                }
+                return;
+            }
+            match tauri::async_runtime::block_on(backend::tray_process::connect()) {
+                Ok(c) => Some(c),
+                Err(e) => fail("cannot reach the tray process", e),
+            }
         }
+        #[cfg(not(unix))]
+        None
+    } else {
+        None
     };
-    let _log_guard = logging::init(&logging::dir(&paths.data_dir));
+
     let app = tauri::Builder::default()
         // First: a second launch hands over to this one and exits.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| open_window(app)))
         .setup(move |app| {
+            #[cfg(unix)]
+            if let Some((client, pushed)) = backend {
+                let client = tauri::async_runtime::block_on(async move {
+                    // Counted as the open window: the tray's Open focuses it instead of starting another.
+                    client.call(tether_app::wire::ATTACH, serde_json::json!({})).await.map(|_| client)
+                })
+                .unwrap_or_else(|e| fail("the tray process refused the window", e.message));
+                app.manage(Backend::Remote(client));
+                forward(app.handle().clone(), pushed);
+                open_window(app.handle());
+                return Ok(());
+            }
+            #[cfg(not(unix))]
+            let _ = backend;
             tray::build(app.handle())?;
             let sink = Arc::new(shell::TauriSink(app.handle().clone()));
-            let ctl = Controller::new(paths, Arc::new(OsKeychain), OsKeychain::probe(), sink);
+            let ctl = Arc::new(Controller::new(paths, Arc::new(OsKeychain), OsKeychain::probe(), sink));
             // `start` reports a bad profile file or profile in the window and runs the demo; it
             // fails only when even the demo cannot start. An error returned from `setup` would
             // be a panic in Tauri, so that case is said plainly and ends the process.
             if let Err(e) = tauri::async_runtime::block_on(ctl.start()) {
-                tracing::error!(error = %e.message, "cannot start");
-                eprintln!("tether-desktop: cannot start: {}", e.message);
-                std::process::exit(1);
+                fail("cannot start", e.message);
             }
-            app.manage(ctl);
+            app.manage(ctl.clone());
+            app.manage(Backend::Local(ctl));
             // Started at login: the tray only; the window (and WebKit with it) when asked for.
-            if !std::env::args().any(|a| a == MINIMIZED) {
+            if !minimized {
                 open_window(app.handle());
             }
             Ok(())
@@ -146,19 +185,15 @@ pub fn run() {
             commands::ui_ready,
             commands::hide_window
         ])
-        .build(tauri::generate_context!());
-    let app = match app {
-        Ok(app) => app,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start");
-            eprintln!("tether-desktop: cannot start: {e}");
-            std::process::exit(1);
-        }
-    };
-    app.run(|_app, event| {
-        // Closing the last window keeps Tether in the tray; only Quit (an explicit exit code) ends it.
+        .build(tauri::generate_context!())
+        .unwrap_or_else(|e| fail("cannot start", e));
+    app.run(move |_app, event| {
+        // In-process mode, closing the last window keeps Tether in the tray; only Quit (an
+        // explicit exit code) ends it. Split, the window process simply ends.
         if let RunEvent::ExitRequested { api, code: None, .. } = event {
-            api.prevent_exit();
+            if !SPLIT {
+                api.prevent_exit();
+            }
         }
     });
 }

@@ -1,17 +1,14 @@
-//! The bridge's output into Tauri: app events for the window, the tray, notifications.
+//! The bridge's output into Tauri when the controller runs in this process (macOS, Windows):
+//! app events for the window, the tray, notifications.
 
-use crate::bridge::Sink;
-use crate::ipc::DeviceStatus;
-use crate::{notify, tray};
+use crate::tray;
 use tauri::{AppHandle, Emitter, Runtime};
 use tether::present::batch::Batch;
 use tether::present::notify::Notification;
 use tether::LinkState;
-
-/// App event with a [`Batch`], at most ~10 a second.
-pub const UPDATE_EVENT: &str = "link-update";
-/// App event with a [`DeviceStatus`], when the water heater replies.
-pub const DEVICE_EVENT: &str = "device-status";
+use tether_app::bridge::{Sink, DEVICE_EVENT, UPDATE_EVENT};
+use tether_app::ipc::DeviceStatus;
+use tether_app::notify;
 
 pub struct TauriSink<R: Runtime>(pub AppHandle<R>);
 

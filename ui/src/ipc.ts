@@ -1,5 +1,5 @@
 // GENERATED from the Rust IPC types by ts-rs: do not edit.
-// Regenerate: TETHER_WRITE_IPC=1 cargo test -p tether-desktop --lib ipc_types
+// Regenerate: TETHER_WRITE_IPC=1 cargo test -p tether-app --lib ipc_types
 
 export type RecoveryStrategy = "simple_retry" | "recreate" | "refresh_and_recreate" | "backoff";
 

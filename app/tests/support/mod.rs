@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use tether::present::batch::Batch;
 use tether::present::notify::Notification;
 use tether::LinkState;
-use tether_desktop::bridge::Sink;
-use tether_desktop::controller::Controller;
-use tether_desktop::ipc::DeviceStatus;
+use tether_app::bridge::Sink;
+use tether_app::controller::Controller;
+use tether_app::ipc::DeviceStatus;
 
 /// Records the bridge's output; `show_notifications` also sends them to the desktop, through
 /// the same function the app uses.
@@ -40,7 +40,7 @@ impl Sink for Recorder {
     fn notify(&self, n: &Notification) {
         self.notifications.lock().unwrap().push(n.clone());
         if self.show_notifications {
-            tether_desktop::notify::show(n);
+            tether_app::notify::show(n);
         }
     }
 }

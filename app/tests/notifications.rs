@@ -13,8 +13,8 @@ use support::dbus::DBusSession;
 use support::*;
 use tether::credentials::MemoryStore;
 use tether::profiles::Paths;
-use tether_desktop::controller::Controller;
-use tether_desktop::ipc::Fault;
+use tether_app::controller::Controller;
+use tether_app::ipc::Fault;
 
 #[derive(Debug, Clone)]
 struct Received {

@@ -15,8 +15,8 @@ use support::dbus::SecretService;
 use support::*;
 use tether::credentials::{account, OsKeychain, SecretStore};
 use tether::profiles::Paths;
-use tether_desktop::controller::Controller;
-use tether_desktop::ipc::{ProfileInput, SecretStatus};
+use tether_app::controller::Controller;
+use tether_app::ipc::{ProfileInput, SecretStatus};
 
 const FIRST: &str = "first-s3cret-Qx7";
 const SECOND: &str = "second-s3cret-Zr4";
@@ -30,7 +30,7 @@ async fn secrets_live_in_the_real_keychain_and_nowhere_else() {
     std::env::set_var("TETHER_LOG", "trace");
     let home = tempfile::tempdir().unwrap();
     let log_dir = home.path().join("logs");
-    let guard = tether_desktop::logging::init(&log_dir).expect("log file");
+    let guard = tether_app::logging::init(&log_dir, "tether").expect("log file");
     let paths = Paths {
         config_dir: home.path().join("config"),
         data_dir: home.path().join("data"),

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use support::*;
 use tether::credentials::{account, MemoryStore, SecretStore};
 use tether::profiles::Paths;
-use tether_desktop::controller::Controller;
-use tether_desktop::ipc::{ProfileInput, SecretStatus};
+use tether_app::controller::Controller;
+use tether_app::ipc::{ProfileInput, SecretStatus};
 
 fn paths(home: &std::path::Path) -> Paths {
     Paths {

@@ -12,7 +12,7 @@ use tether::present::notify::NotifySettings;
 use ts_rs::TS;
 
 /// Every command error: `kind` says what went wrong, `field` which form field it concerns.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct UiError {
     pub kind: String,
     pub field: Option<String>,
@@ -297,7 +297,7 @@ pub fn bindings() -> String {
     ];
     let mut out = String::from(
         "// GENERATED from the Rust IPC types by ts-rs: do not edit.\n\
-         // Regenerate: TETHER_WRITE_IPC=1 cargo test -p tether-desktop --lib ipc_types\n\n",
+         // Regenerate: TETHER_WRITE_IPC=1 cargo test -p tether-app --lib ipc_types\n\n",
     );
     for d in decls {
         out.push_str("export ");
@@ -324,7 +324,7 @@ mod tests {
         assert!(
             have == want,
             "ui/src/ipc.ts drifted from the Rust IPC types; regenerate with \
-             `TETHER_WRITE_IPC=1 cargo test -p tether-desktop --lib ipc_types` and update the UI"
+             `TETHER_WRITE_IPC=1 cargo test -p tether-app --lib ipc_types` and update the UI"
         );
     }
 

@@ -9,7 +9,7 @@ fn start_at_login_writes_and_removes_an_xdg_autostart_entry() {
     std::env::set_var("HOME", home.path());
     let entry = home.path().join(".config/autostart/Tether.desktop");
 
-    tether_desktop::login::set(true).expect("enabled");
+    tether_app::login::set(true).expect("enabled");
     let text = std::fs::read_to_string(&entry).expect("autostart entry written");
     let exe = std::env::current_exe().unwrap();
     assert!(
@@ -19,8 +19,8 @@ fn start_at_login_writes_and_removes_an_xdg_autostart_entry() {
     assert!(text.contains("Name=Tether"), "{text}");
     assert!(text.contains("--minimized"), "starts in the tray: {text}");
 
-    tether_desktop::login::set(false).expect("disabled");
+    tether_app::login::set(false).expect("disabled");
     assert!(!entry.exists(), "autostart entry removed");
     // Disabling twice is not an error.
-    tether_desktop::login::set(false).expect("disabled again");
+    tether_app::login::set(false).expect("disabled again");
 }

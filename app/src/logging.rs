@@ -138,7 +138,9 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingMaker<M> {
 /// Install the subscriber: the file gets `TETHER_LOG` (default `info`), stderr gets
 /// `TETHER_LOG_STDERR` (default `warn`). Returns the file writer's guard (keep it for the app's life), or
 /// `None` when the log directory cannot be used (then only stderr gets logs, and says why).
-pub fn init(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+/// `prefix` names the file (`tether` for the tray process, `tether-window` for the window), so
+/// that two processes never write one file.
+pub fn init(dir: &Path, prefix: &str) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let filter = || EnvFilter::try_from_env("TETHER_LOG").unwrap_or_else(|_| "info,rumqttd=off,tao=warn,wry=warn".into());
     // No colours: escape codes between a key and its value would hide the key from `redact`.
     let stderr = tracing_subscriber::fmt::layer()
@@ -150,7 +152,7 @@ pub fn init(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let file = Builder::new()
         .rotation(Rotation::DAILY)
         .max_log_files(7)
-        .filename_prefix("tether")
+        .filename_prefix(prefix)
         .filename_suffix("log")
         .build(dir);
     match file {

@@ -13,6 +13,11 @@ use tether::{LinkHandle, LinkState};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
+/// App event with a [`Batch`], at most ~10 a second.
+pub const UPDATE_EVENT: &str = "link-update";
+/// App event with a [`DeviceStatus`], when the water heater replies.
+pub const DEVICE_EVENT: &str = "device-status";
+
 /// Where the bridge's output goes (the Tauri app in the shell).
 pub trait Sink: Send + Sync + 'static {
     /// One batched UI update.

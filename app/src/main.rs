@@ -1,0 +1,33 @@
+//! `tether-tray`: Tether without a window (the links, the tray icon, notifications), which the
+//! window process `tether-desktop` starts and talks to. See `daemon`.
+
+#[cfg(unix)]
+#[tokio::main]
+async fn main() {
+    use tether_app::daemon::{self, DaemonError};
+    let paths = match tether::profiles::Paths::from_env() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("tether-tray: {e}");
+            std::process::exit(1);
+        }
+    };
+    let _log = tether_app::logging::init(&tether_app::logging::dir(&paths.data_dir), "tether");
+    match daemon::run(paths, &tether_app::wire::runtime_dir()).await {
+        Ok(()) => {}
+        Err(e @ DaemonError::AlreadyRunning(_)) => {
+            eprintln!("tether-tray: {e}");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "tray process failed");
+            eprintln!("tether-tray: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("tether-tray: on this platform the tray runs inside tether-desktop");
+    std::process::exit(2);
+}

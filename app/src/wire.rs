@@ -1,0 +1,184 @@
+//! The tray process's local socket (Unix): where it lives, who may use it, what crosses it, and
+//! the client the window process uses.
+//!
+//! One JSON object per line. The window sends `{"id", "cmd", "args"}`; the tray process answers
+//! `{"t":"reply","id","result":{"Ok":…}|{"Err":UiError}}` and pushes `{"t":"event","event",
+//! "payload"}` (`link-update`, `device-status`, and `focus` / `quit` for the window itself).
+//! The socket sits in a 0700 directory of the user's runtime dir and is 0600; the server also
+//! checks the peer's uid. A secret (`set_secret`) crosses it once, like Tauri IPC, and is never logged.
+
+use crate::ipc::UiError;
+use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::UnixStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec};
+
+/// The longest line either side accepts (a batch of 1,000 topic updates is well under this).
+pub const MAX_LINE: usize = 4 << 20;
+/// A window that sends this is counted as open (the tray's Open then focuses it).
+pub const ATTACH: &str = "attach_window";
+/// Events for the window process itself.
+pub const FOCUS_EVENT: &str = "focus";
+pub const QUIT_EVENT: &str = "quit";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Request {
+    pub id: u64,
+    pub cmd: String,
+    #[serde(default)]
+    pub args: Value,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum ToWindow {
+    Reply { id: u64, result: Result<Value, UiError> },
+    Event { event: String, payload: Value },
+}
+
+/// The current user's id (the socket's owner and the only peer let in).
+pub fn uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// Where the socket lives: `TETHER_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/tether`, else a
+/// per-user directory in the temp dir.
+pub fn runtime_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("TETHER_RUNTIME_DIR") {
+        return PathBuf::from(d);
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("tether"),
+        _ => std::env::temp_dir().join(format!("tether-{}", uid())),
+    }
+}
+
+pub fn socket_path(dir: &Path) -> PathBuf {
+    dir.join("tether.sock")
+}
+
+/// Create `dir` as 0700, or check that an existing one is ours and nobody else's.
+pub fn prepare_dir(dir: &Path) -> io::Result<()> {
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let meta = std::fs::metadata(dir)?;
+    if meta.uid() != uid() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} belongs to another user", dir.display()),
+        ));
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Something the tray process pushed.
+#[derive(Debug, Clone)]
+pub enum Pushed {
+    Event {
+        event: String,
+        payload: Value,
+    },
+    /// The tray process went away (Quit, or it died): the window has nothing left to show.
+    Closed,
+}
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, UiError>>>>>;
+
+/// The window process's end of the socket.
+pub struct Client {
+    next: AtomicU64,
+    out: mpsc::UnboundedSender<String>,
+    pending: Pending,
+}
+
+/// How long a command may take (a keychain unlock prompt may sit in front of `set_secret`).
+const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn unavailable(why: impl std::fmt::Display) -> UiError {
+    UiError::new("backend_unavailable", format!("Tether's tray process is not answering: {why}"))
+}
+
+impl Client {
+    /// Connect to the socket at `path`; what the tray process pushes arrives on the receiver.
+    pub async fn connect(path: &Path) -> io::Result<(Client, mpsc::UnboundedReceiver<Pushed>)> {
+        let stream = UnixStream::connect(path).await?;
+        let (r, w) = stream.into_split();
+        let pending: Pending = Arc::default();
+        let (out, mut out_rx) = mpsc::unbounded_channel::<String>();
+        let (push, push_rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut w = FramedWrite::new(w, LinesCodec::new());
+            while let Some(line) = out_rx.recv().await {
+                if w.send(line).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let p = pending.clone();
+        tokio::spawn(async move {
+            let mut r = FramedRead::new(r, LinesCodec::new_with_max_length(MAX_LINE));
+            while let Some(line) = r.next().await {
+                let Ok(line) = line else { break };
+                match serde_json::from_str::<ToWindow>(&line) {
+                    Ok(ToWindow::Reply { id, result }) => {
+                        if let Some(tx) = p.lock().unwrap_or_else(|e| e.into_inner()).remove(&id) {
+                            let _ = tx.send(result);
+                        }
+                    }
+                    Ok(ToWindow::Event { event, payload }) => {
+                        let _ = push.send(Pushed::Event { event, payload });
+                    }
+                    Err(e) => tracing::warn!(error = %e, "unreadable message from the tray process; skipped"),
+                }
+            }
+            // Fail whatever is still waiting, then say the other side is gone.
+            p.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            let _ = push.send(Pushed::Closed);
+        });
+        Ok((
+            Client {
+                next: AtomicU64::new(1),
+                out,
+                pending,
+            },
+            push_rx,
+        ))
+    }
+
+    /// Run `cmd` in the tray process.
+    pub async fn call(&self, cmd: &str, args: Value) -> Result<Value, UiError> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(id, tx);
+        let line = serde_json::to_string(&Request {
+            id,
+            cmd: cmd.to_string(),
+            args,
+        })
+        .map_err(|e| UiError::new("internal", format!("request not encodable: {e}")))?;
+        if self.out.send(line).is_err() {
+            self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            return Err(unavailable("the connection is closed"));
+        }
+        match tokio::time::timeout(CALL_TIMEOUT, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(unavailable("the connection closed")),
+            Err(_) => {
+                self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                Err(unavailable(format!("no reply to {cmd} within {} s", CALL_TIMEOUT.as_secs())))
+            }
+        }
+    }
+}
