@@ -118,7 +118,7 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
     // A StatusNotifierItem tray host (with its own watcher) along the bottom of the screen, so
     // the tray icon has a host and can be photographed.
     procs.push(
-      spawn("gtk-sni-tray-standalone", ["--bottom", "--beginning", "--watcher", "--size", "40", "--color", "#303030", "--length", "0.2"], {
+      spawn("gtk-sni-tray-standalone", ["--bottom", "--beginning", "--watcher", "--size", "40"], {
         env,
         stdio: "ignore",
       }),
@@ -255,7 +255,9 @@ export function tetherProcesses(home) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const name = readFileSync(`/proc/${d}/comm`, "utf8").trim();
-      if (!["tether-desktop", "tether-tray"].includes(name) && !name.startsWith("WebKit")) continue;
+      // WebKit's own processes, not the test's WebKitWebDriver.
+      const webkit = name.startsWith("WebKit") && name !== "WebKitWebDriver";
+      if (!["tether-desktop", "tether-tray"].includes(name) && !webkit) continue;
       const env = readFileSync(`/proc/${d}/environ`, "utf8").split("\0");
       if (env.includes(`XDG_RUNTIME_DIR=${run}`)) out.push(Number(d));
     } catch {}

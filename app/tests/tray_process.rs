@@ -2,7 +2,7 @@
 //! StatusNotifierWatcher served by this test (the freedesktop protocol a panel speaks; no panel
 //! runs here): its socket is private, a window talks to it, its tray icon and tooltip follow the
 //! link, its menu opens the window, focuses an open one and quits, and a second one does not start.
-//! The tray icons it shows are written to target/test-output/desktop/sni-tray-*.png.
+//! The tray icons it shows are written to target/test-output/tray-process/sni-tray-*.png.
 
 mod support;
 
@@ -139,7 +139,7 @@ fn expected_icon(name: &str) -> Vec<u8> {
 
 /// Save what the tray host received (ARGB32) as a PNG.
 fn save_icon(pixmaps: &Pixmaps, name: &str) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-output/desktop");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-output/tray-process");
     std::fs::create_dir_all(&dir).unwrap();
     let (w, h, data) = &pixmaps[0];
     let rgba: Vec<u8> = data.chunks_exact(4).flat_map(|p| [p[1], p[2], p[3], p[0]]).collect();

@@ -1,6 +1,8 @@
 //! The tray: an icon per state, a tooltip with the next retry, and a menu (Open Tether, Retry
 //! now, Pause/Resume, Quit). The mapping from state to icon and text is the core's
-//! (`tether::present::tray`).
+//! (`tether::present::tray`). This is Tauri's tray, for macOS and Windows, where the window
+//! process runs the links itself; on Linux the tray process shows a StatusNotifierItem instead
+//! (`tether_app::systray`), without GTK.
 
 use std::sync::Mutex;
 use tauri::image::Image;
