@@ -116,6 +116,22 @@ async fn until<F: std::future::Future<Output = bool>>(what: &str, within: Durati
     }
 }
 
+/// The payload of the next pushed `name` event (others are skipped), within 10 s.
+async fn next_event(pushed: &mut UnboundedReceiver<Pushed>, name: &str) -> Value {
+    let wait = async {
+        loop {
+            match pushed.recv().await {
+                Some(Pushed::Event { event, payload }) if event == name => return payload,
+                Some(_) => continue,
+                None => panic!("the connection closed before a {name} event"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .unwrap_or_else(|_| panic!("no {name} event within 10 s"))
+}
+
 type Pixmaps = Vec<(i32, i32, Vec<u8>)>;
 
 async fn item_proxy<'a>(conn: &zbus::Connection, dest: &'a str, path: &'a str, iface: &'a str) -> zbus::Proxy<'a> {
@@ -204,17 +220,7 @@ async fn the_tray_process_serves_the_window_and_shows_the_link_in_the_tray() {
         state(&client).await == "connected"
     })
     .await;
-    let update = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            if let Some(Pushed::Event { event, payload }) = pushed.recv().await {
-                if event == "link-update" {
-                    return payload;
-                }
-            }
-        }
-    })
-    .await
-    .expect("a link-update event within 10 s");
+    let update = next_event(&mut pushed, "link-update").await;
     assert!(update.is_object(), "{update}");
 
     // The tray item registered with the watcher; icon and tooltip say connected.
@@ -283,18 +289,7 @@ async fn the_tray_process_serves_the_window_and_shows_the_link_in_the_tray() {
     std::fs::remove_file(&tray.marker).unwrap();
     client.call(wire::ATTACH, json!({})).await.expect("attach");
     click(&menu, "Open Tether").await;
-    let focus = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match pushed.recv().await {
-                Some(Pushed::Event { event, .. }) if event == wire::FOCUS_EVENT => return true,
-                Some(_) => continue,
-                None => return false,
-            }
-        }
-    })
-    .await
-    .expect("focus event within 10 s");
-    assert!(focus);
+    next_event(&mut pushed, wire::FOCUS_EVENT).await;
     assert!(!tray.marker.exists(), "a second window was started");
 
     // A malformed line gets an error reply and the process keeps serving.
@@ -321,18 +316,7 @@ async fn the_tray_process_serves_the_window_and_shows_the_link_in_the_tray() {
 
     // Quit from the menu: the window is told, the process ends and removes its socket.
     click(&menu, "Quit").await;
-    let quit = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match pushed.recv().await {
-                Some(Pushed::Event { event, .. }) if event == wire::QUIT_EVENT => return true,
-                Some(_) => continue,
-                None => return false,
-            }
-        }
-    })
-    .await
-    .expect("quit event within 10 s");
-    assert!(quit);
+    next_event(&mut pushed, wire::QUIT_EVENT).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(s) = tray.child.try_wait().unwrap() {

@@ -197,3 +197,34 @@ pub fn run() {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use tether_app::dispatch::COMMANDS;
+
+    /// The window's own commands, beside the back end's.
+    const WINDOW_COMMANDS: [&str; 2] = ["ui_ready", "hide_window"];
+
+    /// The window may call Tether's commands and listen to its events, nothing else; and every
+    /// command the back end answers is one Tauri generates a permission for (build.rs).
+    #[test]
+    fn capabilities_grant_exactly_tethers_commands() {
+        let cap: serde_json::Value = serde_json::from_str(include_str!("../capabilities/main.json")).expect("capability JSON");
+        let granted: BTreeSet<String> = cap["permissions"]
+            .as_array()
+            .expect("permissions")
+            .iter()
+            .map(|p| p.as_str().expect("a permission name").to_string())
+            .collect();
+        let commands = || COMMANDS.iter().chain(WINDOW_COMMANDS.iter());
+        let mut want: BTreeSet<String> = commands().map(|c| format!("allow-{}", c.replace('_', "-"))).collect();
+        want.insert("core:event:allow-listen".into());
+        want.insert("core:event:allow-unlisten".into());
+        assert_eq!(granted, want);
+        let build = include_str!("../build.rs");
+        for c in commands() {
+            assert!(build.contains(&format!("\"{c}\"")), "build.rs does not list {c}");
+        }
+    }
+}
