@@ -136,6 +136,9 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
   driver.stderr.on("data", (d) => driverLog.push(d.toString()));
   procs.push(driver);
   await waitPort(port, 20000);
+  // tauri-driver listens before the WebKitWebDriver it starts does; a session asked for in
+  // between fails with "tcp connect error".
+  await waitPort(nativePort, 20000);
   const base = `http://127.0.0.1:${port}`;
   let lastTray = null;
   return {
@@ -298,10 +301,18 @@ export class Session {
   }
 
   static async create(base, application) {
-    const r = await req(base, "POST", "/session", {
-      capabilities: { alwaysMatch: { "tauri:options": { application } } },
-    });
-    return new Session(base, r.sessionId);
+    // A refused connection between tauri-driver and its native driver is retried (bounded).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await req(base, "POST", "/session", {
+          capabilities: { alwaysMatch: { "tauri:options": { application } } },
+        });
+        return new Session(base, r.sessionId);
+      } catch (e) {
+        if (attempt >= 3 || !/fetch failed|connect/i.test(String(e.message) + String(e.cause ?? ""))) throw e;
+        await sleep(1000);
+      }
+    }
   }
 
   cmd(method, path, body) {
