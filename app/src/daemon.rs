@@ -55,24 +55,29 @@ struct Hub {
 }
 
 impl Hub {
+    /// Encode `payload` once, straight into the line every window gets (no JSON tree between:
+    /// a batch may carry a thousand topic updates).
     fn push<T: Serialize>(&self, event: &str, payload: &T) {
         // Nobody listening (the usual case in the tray): not even the encoding is done.
         if self.events.receiver_count() == 0 {
             return;
         }
-        match serde_json::to_value(payload) {
-            Ok(payload) => self.push_value(event, payload),
-            Err(e) => tracing::warn!(event, error = %e, "event not encodable; skipped"),
+        // The same shape as `ToWindow::Event`, borrowed.
+        #[derive(Serialize)]
+        struct Line<'a, T> {
+            t: &'static str,
+            event: &'a str,
+            payload: &'a T,
         }
-    }
-
-    fn push_value(&self, event: &str, payload: Value) {
-        let msg = ToWindow::Event {
-            event: event.to_string(),
+        match serde_json::to_string(&Line {
+            t: "event",
+            event,
             payload,
-        };
-        if let Ok(line) = serde_json::to_string(&msg) {
-            let _ = self.events.send(line.into());
+        }) {
+            Ok(line) => {
+                let _ = self.events.send(line.into());
+            }
+            Err(e) => tracing::warn!(event, error = %e, "event not encodable; skipped"),
         }
     }
 }
@@ -184,17 +189,13 @@ pub async fn run(paths: Paths, runtime_dir: &Path) -> Result<(), DaemonError> {
         };
         match action {
             Action::Open => open_window(&hub),
-            Action::Retry => {
-                if let Some(l) = ctl.link().await {
-                    l.retry_now().await;
-                }
-            }
+            Action::Retry => dispatch::retry_now(&ctl).await,
             Action::TogglePause => dispatch::toggle_pause(&ctl).await,
             Action::Quit => break,
         }
     }
     tracing::info!("quitting");
-    hub.push_value(QUIT_EVENT, Value::Null);
+    hub.push(QUIT_EVENT, &Value::Null);
     ctl.shutdown().await;
     let _ = std::fs::remove_file(&socket);
     // Let the writers flush the quit event to the windows.
@@ -205,7 +206,7 @@ pub async fn run(paths: Paths, runtime_dir: &Path) -> Result<(), DaemonError> {
 /// Focus the open window, or start the window process.
 fn open_window(hub: &Hub) {
     if hub.windows.load(Ordering::SeqCst) > 0 {
-        hub.push_value(FOCUS_EVENT, Value::Null);
+        hub.push(FOCUS_EVENT, &Value::Null);
         return;
     }
     let Some(program) = window_program() else {

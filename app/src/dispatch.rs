@@ -85,9 +85,7 @@ pub async fn call(ctl: &Controller, cmd: &str, a: Value) -> Result<Value, UiErro
     match cmd {
         "get_overview" => reply(ctl.overview().await?),
         "retry_now" => {
-            if let Some(l) = ctl.link().await {
-                l.retry_now().await;
-            }
+            retry_now(ctl).await;
             Ok(Value::Null)
         }
         "pause" => {
@@ -129,6 +127,13 @@ pub async fn call(ctl: &Controller, cmd: &str, a: Value) -> Result<Value, UiErro
             Ok(Value::Null)
         }
         _ => Err(UiError::new("bad_request", format!("no such command: {:?}", truncate(cmd)))),
+    }
+}
+
+/// Retry now (the command, and the tray menu's item).
+pub async fn retry_now(ctl: &Controller) {
+    if let Some(l) = ctl.link().await {
+        l.retry_now().await;
     }
 }
 

@@ -52,11 +52,7 @@ pub(crate) async fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     let Some(ctl) = app.try_state::<Arc<Controller>>() else { return };
     match id {
         "open" => open_window(app),
-        "retry" => {
-            if let Some(l) = ctl.link().await {
-                l.retry_now().await
-            }
-        }
+        "retry" => dispatch::retry_now(&ctl).await,
         "pause" => dispatch::toggle_pause(&ctl).await,
         "quit" => {
             ctl.shutdown().await;
