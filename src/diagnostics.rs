@@ -80,6 +80,9 @@ impl Recorder {
             messages_queued: queued,
             messages_dropped: self.dropped,
             messages_expired: self.expired,
+            // The supervisor knows the subscriptions; see `Supervisor`'s diagnostics command.
+            subscriptions: 0,
+            subscriptions_active: 0,
         }
     }
 }
@@ -114,6 +117,10 @@ pub struct Diagnostics {
     pub messages_queued: usize,
     pub messages_dropped: u64,
     pub messages_expired: u64,
+    /// Subscriptions registered on the link.
+    pub subscriptions: usize,
+    /// Of those, the ones the broker has acknowledged on the current connection.
+    pub subscriptions_active: usize,
 }
 
 #[cfg(test)]

@@ -844,7 +844,13 @@ impl Supervisor {
                 }
             }
             Command::Diagnostics(reply) => {
-                let snap = self.rec.snapshot(Instant::now(), self.outbox.len(), self.state_tx.borrow().name());
+                let mut snap = self.rec.snapshot(Instant::now(), self.outbox.len(), self.state_tx.borrow().name());
+                snap.subscriptions = self.subs.len();
+                snap.subscriptions_active = if self.conn.is_some() {
+                    self.subs.values().filter(|s| s.active).count()
+                } else {
+                    0
+                };
                 let _ = reply.send(snap);
             }
         }

@@ -62,6 +62,27 @@ async fn the_demo_heater_answers_status_requests_and_a_setpoint_command() {
     demo.stop().await;
 }
 
+/// The app connects the moment `Demo::start` returns, and its first status request goes out at
+/// connect. The heater must already be subscribed then: a request published before would reach
+/// no one, and the card would wait for the next one, 30 s later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_status_request_after_start_is_answered() {
+    for round in 0..10 {
+        let (demo, h, mut ev) = demo_link().await;
+        // Well inside the 30 s period: only the answer to the first request counts.
+        ev.wait_for(
+            &format!("round {round}: the answer to the first status request"),
+            Duration::from_secs(10),
+            |k| status_of(k).is_some(),
+        )
+        .await;
+        let d = h.diagnostics().await.expect("the link runs");
+        assert_eq!((d.subscriptions, d.subscriptions_active), (1, 1), "round {round}");
+        h.stop().await;
+        demo.stop().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_link_shows_a_dead_link_then_recovery() {
     let (demo, h, mut ev) = demo_link().await;

@@ -82,8 +82,10 @@ pub fn spawn(
                                 match tether::navien::decode_status(payload) {
                                     Ok(s) => {
                                         let d = DeviceStatus::from_status(&s, ev.ts);
+                                        // The slot first: a window that asks for the overview
+                                        // after this event went out must find the status there.
+                                        *device.lock().unwrap_or_else(|p| p.into_inner()) = Some(d.clone());
                                         sink.device(&d);
-                                        *device.lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
                                     }
                                     // A malformed reply is logged and skipped; the link goes on.
                                     Err(e) => tracing::warn!(%topic, error = %e, "skipped a device reply that does not decode"),

@@ -155,6 +155,7 @@ impl Device {
             });
         }
         let (link, mut rx) = Link::start_subscribed(cfg, Arc::new(StaticSource::anonymous()))?;
+        wait_until_subscribed(&link).await;
         let h = link.clone();
         let task = tokio::spawn(async move {
             let mut heater = Heater::default();
@@ -180,6 +181,27 @@ impl Device {
     pub async fn stop(self) {
         self.task.abort();
         self.link.stop().await;
+    }
+}
+
+/// Waits (at most 5 s) until the broker has acknowledged all of the heater's subscriptions.
+/// The app connects as soon as the demo has started and sends its first status request at
+/// connect; published before the heater subscribed, it would reach no one, and the device card
+/// would stay empty until the next request, 30 s later (seen on a loaded machine).
+async fn wait_until_subscribed(link: &LinkHandle) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match link.diagnostics().await {
+            Some(d) if d.subscriptions > 0 && d.subscriptions_active == d.subscriptions => return,
+            Some(_) => {}
+            None => return, // stopped: start's caller finds out from the link itself
+        }
+        if tokio::time::Instant::now() >= deadline {
+            // Not fatal: the heater still answers every request that reaches it.
+            tracing::warn!("demo device: subscriptions not acknowledged within 5 s; starting anyway");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

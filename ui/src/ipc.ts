@@ -49,7 +49,15 @@ export type Diagnostics = { state: string, running_for_ms: number,
 /**
  * Time connected since the link started.
  */
-uptime_ms: number, connected_for_ms: number | null, connects: number, connect_attempts: number, drops_by_cause: { [key in string]: number }, recoveries: number, time_to_recover_last_ms: number | null, time_to_recover_p50_ms: number | null, time_to_recover_p95_ms: number | null, messages_in: number, messages_out: number, messages_queued: number, messages_dropped: number, messages_expired: number, };
+uptime_ms: number, connected_for_ms: number | null, connects: number, connect_attempts: number, drops_by_cause: { [key in string]: number }, recoveries: number, time_to_recover_last_ms: number | null, time_to_recover_p50_ms: number | null, time_to_recover_p95_ms: number | null, messages_in: number, messages_out: number, messages_queued: number, messages_dropped: number, messages_expired: number, 
+/**
+ * Subscriptions registered on the link.
+ */
+subscriptions: number, 
+/**
+ * Of those, the ones the broker has acknowledged on the current connection.
+ */
+subscriptions_active: number, };
 
 export type NotifySettings = { reconnection_failed: boolean, recovered: boolean, gave_up: boolean, auth_rejected: boolean, };
 

@@ -61,6 +61,8 @@ export const diagnostics = {
   messages_queued: 0,
   messages_dropped: 0,
   messages_expired: 2,
+  subscriptions: 3,
+  subscriptions_active: 2,
 };
 
 /** The demo, connected, with a device status. */

@@ -62,13 +62,22 @@ export function installMockTauriIpc(fixtures) {
       return path;
     },
     invoke(cmd, args = {}, _options) {
-      calls.push({ cmd, args: clone(args) });
+      // `registered`: the events that had a listener when this call was made.
+      const registered = [...listeners.keys()].filter((e) => listeners.get(e).length > 0).sort();
+      calls.push({ cmd, args: clone(args), registered });
       if (cmd === "plugin:event|listen") {
         const eventId = nextId++;
-        const list = listeners.get(args.event) ?? [];
-        list.push({ eventId, handler: args.handler });
-        listeners.set(args.event, list);
-        return Promise.resolve(eventId);
+        const register = () => {
+          const list = listeners.get(args.event) ?? [];
+          list.push({ eventId, handler: args.handler });
+          listeners.set(args.event, list);
+          return eventId;
+        };
+        // fixtures.listenDelayMs: the back end takes that long to register a listener, as a
+        // busy real one may (events emitted before then are not delivered).
+        const delay = fixtures.listenDelayMs ?? 0;
+        if (delay === 0) return Promise.resolve(register());
+        return new Promise((ok) => setTimeout(() => ok(register()), delay));
       }
       if (cmd === "plugin:event|unlisten") {
         window.__TAURI_EVENT_PLUGIN_INTERNALS__.unregisterListener(args.event, args.eventId);

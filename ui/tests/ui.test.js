@@ -44,6 +44,13 @@ describe("views", () => {
       assert.ok(cmds.indexOf("ui_ready") > cmds.indexOf("get_overview"));
     }));
 
+  test("startup asks for the overview only once both listeners are registered (a slow back end)", T, () =>
+    withApp({ ...demo(), listenDelayMs: 300 }, async ({ calls }) => {
+      const [overview] = await calls("get_overview");
+      // A status emitted before registration would be lost; one after it is in the overview.
+      assert.deepEqual(overview.registered, ["device-status", "link-update"]);
+    }));
+
   test("a problem at start (a malformed profile file) is shown until dismissed", T, () => {
     const f = demo();
     f.respond.get_overview.problem = "/home/u/.config/tether/profiles.toml:3:13: invalid type; the demo runs instead";
@@ -170,6 +177,7 @@ describe("views", () => {
       assert.match(text, /network: 3/);
       assert.match(text, /last 28\.8 s · p50 2\.1 s · p95 28\.8 s/);
       assert.match(text, /Running for\s+1 h 02 min/);
+      assert.match(text, /Subscriptions\s+2 of 3 acknowledged by the broker/);
       const n = (await calls("get_diagnostics")).length;
       await page.waitForFunction((n) => window.__calls.filter((c) => c.cmd === "get_diagnostics").length > n, n, { timeout: 4_000 });
       await screenshot("diagnostics.png");
