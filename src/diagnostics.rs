@@ -58,7 +58,9 @@ impl Recorder {
         *self.drops.entry(cause).or_default() += 1;
     }
 
-    pub fn snapshot(&self, now: Instant, queued: usize, state: &str) -> Diagnostics {
+    /// `subscriptions`: (registered, acknowledged on the current connection), which only the
+    /// supervisor knows, like `queued` and `state`.
+    pub fn snapshot(&self, now: Instant, queued: usize, state: &str, subscriptions: (usize, usize)) -> Diagnostics {
         let mut sorted = self.recoveries.clone();
         sorted.sort();
         let ms = |d: Option<&Duration>| d.map(|d| d.as_millis() as u64);
@@ -80,9 +82,8 @@ impl Recorder {
             messages_queued: queued,
             messages_dropped: self.dropped,
             messages_expired: self.expired,
-            // The supervisor knows the subscriptions; see `Supervisor`'s diagnostics command.
-            subscriptions: 0,
-            subscriptions_active: 0,
+            subscriptions: subscriptions.0,
+            subscriptions_active: subscriptions.1,
         }
     }
 }
@@ -142,7 +143,7 @@ mod tests {
         r.on_connected(t0, None);
         r.on_dropped(t0 + Duration::from_secs(10), "network");
         r.on_connected(t0 + Duration::from_secs(15), Some(Duration::from_secs(5)));
-        let d = r.snapshot(t0 + Duration::from_secs(20), 3, "connected");
+        let d = r.snapshot(t0 + Duration::from_secs(20), 3, "connected", (2, 1));
         assert_eq!(d.uptime_ms, 15_000);
         assert_eq!(d.drops_by_cause.get("network"), Some(&1));
         assert_eq!(d.time_to_recover_last_ms, Some(5_000));

@@ -844,13 +844,16 @@ impl Supervisor {
                 }
             }
             Command::Diagnostics(reply) => {
-                let mut snap = self.rec.snapshot(Instant::now(), self.outbox.len(), self.state_tx.borrow().name());
-                snap.subscriptions = self.subs.len();
-                snap.subscriptions_active = if self.conn.is_some() {
+                // While disconnected nothing is acknowledged, whatever a kept session remembers.
+                let acked = if self.conn.is_some() {
                     self.subs.values().filter(|s| s.active).count()
                 } else {
                     0
                 };
+                let state = self.state_tx.borrow().name();
+                let snap = self
+                    .rec
+                    .snapshot(Instant::now(), self.outbox.len(), state, (self.subs.len(), acked));
                 let _ = reply.send(snap);
             }
         }
