@@ -250,3 +250,57 @@ fn tether_demo_runs_the_heater_and_its_fault_switch_headless() {
     w.type_line("quit");
     assert_eq!(w.wait_exit(Duration::from_secs(10)), 0);
 }
+
+/// H1: `pub --profile` must not resume the profile's persistent session. If it did, the broker
+/// would hand it the QoS 1 messages queued for the next `watch`, and nobody would read them.
+#[test]
+fn pub_does_not_consume_the_profiles_persistent_session() {
+    let broker = Broker::start(BrokerOptions {
+        persistence: true,
+        ..Default::default()
+    });
+    let home = tempfile::tempdir().unwrap();
+    let topic = unique("h1");
+    let st = tether(home.path())
+        .args(["profile", "add", "home", &format!("mqtt://127.0.0.1:{}", broker.port)])
+        .args(["--sub", &format!("{topic}/#"), "--qos", "1"])
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let watch = || {
+        let mut c = tether(home.path());
+        c.args(["watch", "--profile", "home", "--json"]);
+        Watch::spawn(c)
+    };
+    let w = watch();
+    w.wait_event("subscriptions_restored", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(w.stop(), 0);
+
+    let sent: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
+    mosquitto_pub_lines(broker.port, &format!("{topic}/a"), &sent, 1);
+    // Its own message goes to a topic the profile subscribes to: that one is queued for `watch` too.
+    let out = tether(home.path())
+        .args(["pub", "--profile", "home", &format!("{topic}/own"), "hi", "--qos", "1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let w = watch();
+    w.wait("the 20 queued messages and pub's own", Duration::from_secs(10), |v| {
+        v.iter().filter(|e| e["event"] == "message").count() >= 21
+    });
+    let got: Vec<String> = w
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "message")
+        .map(|e| e["payload"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let missing: Vec<_> = sent.iter().filter(|s| !got.contains(s)).collect();
+    assert!(missing.is_empty(), "missing {missing:?}; got {got:?}");
+    assert!(
+        got.iter().any(|p| p == "hi"),
+        "pub's own message reaches the profile's session: {got:?}"
+    );
+    assert_eq!(w.stop(), 0);
+}

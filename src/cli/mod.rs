@@ -13,6 +13,7 @@ pub use args::{AddArgs, Cli, Cmd, CredsCmd, PolicyArgs, ProfileCmd, PubArgs, Tar
 
 use crate::config::{LinkConfig, Subscription};
 use crate::credentials::{account, CredentialError, CredentialSource, Credentials, KeychainSource, OsKeychain, SecretStore, StaticSource};
+use crate::event::EventKind;
 use crate::handle::{Link, LinkHandle, StartError};
 use crate::profiles::{validate_name, Paths, Profile, ProfileError, ProfileStore};
 use crate::state::LinkState;
@@ -286,9 +287,26 @@ async fn publish(a: PubArgs, paths: &Paths) -> Result<(), CliError> {
     };
     crate::config::validate_topic(&topic).map_err(CliError::Usage)?;
     let (cfg, creds) = resolve(url.as_deref(), &a.target, paths).await?;
+    let cfg = publisher_config(cfg);
     let persisted = cfg.outbox_path.is_some();
     let profile = cfg.profile_id.clone();
-    let h = Link::start(cfg, creds)?;
+    let max_age = cfg.outbox.max_age;
+    let (h, mut events) = Link::start_subscribed(cfg, creds)?;
+    // Nothing may be dropped or expired without a word: the outbox's verdicts go to stderr.
+    let reporter = tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(ev) => match &ev.kind {
+                    EventKind::OutboxDropped { .. } | EventKind::OutboxExpired { .. } => {
+                        eprintln!("tether: {}", output::human(&ev))
+                    }
+                    _ => {}
+                },
+                Err(RecvError::Lagged(n)) => eprintln!("tether: {n} link events were not shown"),
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
     let result = async {
         h.publish(&topic, payload.into_bytes(), a.qos, a.retain).await.map_err(|e| CliError::Usage(e.to_string()))?;
         let mut len = h.outbox_len();
@@ -308,7 +326,11 @@ async fn publish(a: PubArgs, paths: &Paths) -> Result<(), CliError> {
                 _ = &mut deadline => {
                     let n = *len.borrow();
                     return Err(CliError::NotDelivered(if persisted {
-                        format!("not delivered within {}s: {n} message(s) stay queued in the outbox of {profile:?} and go out, in order, on its next `tether watch` or `tether pub`", a.timeout)
+                        format!(
+                            "not delivered within {}s: {n} message(s) stay queued in the outbox of {profile:?} and go out, in order, on its next `tether watch` or `tether pub`, if that starts within {}s (the outbox's max_age; older ones are expired and reported then)",
+                            a.timeout,
+                            max_age.as_secs()
+                        )
                     } else {
                         format!("not delivered within {}s, and without --profile or --client-id there is no outbox to keep it: the message was not sent", a.timeout)
                     }));
@@ -318,7 +340,25 @@ async fn publish(a: PubArgs, paths: &Paths) -> Result<(), CliError> {
     }
     .await;
     h.stop().await;
+    // The link's last events (an expiry at stop, say) are printed before we exit.
+    let _ = tokio::time::timeout(Duration::from_secs(1), reporter).await;
     result
+}
+
+/// `pub` runs beside the profile's consumers, never as one: a persistent session would make the
+/// broker hand it the QoS 1 messages queued for the next `watch` (or the app), which rumqttc
+/// acknowledges and `pub` never reads. So it connects with a clean session under a client id of
+/// its own (random suffix: two `pub`s at once must not kick each other), subscribes to nothing and
+/// sends no periodic requests; it keeps the profile's outbox, so what it cannot deliver stays queued
+/// for the profile.
+fn publisher_config(mut cfg: LinkConfig) -> LinkConfig {
+    if !cfg.clean_session {
+        cfg.client_id = format!("{}-pub-{:06x}", cfg.client_id, rand::random::<u32>() & 0xff_ffff);
+        cfg.clean_session = true;
+    }
+    cfg.subscriptions.clear();
+    cfg.periodic.clear();
+    cfg
 }
 
 async fn profile(c: ProfileCmd, paths: &Paths) -> Result<(), CliError> {

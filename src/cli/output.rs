@@ -35,7 +35,7 @@ impl Printer {
     }
 }
 
-fn human(ev: &LinkEvent) -> String {
+pub(crate) fn human(ev: &LinkEvent) -> String {
     let ts = ev.ts.format("%H:%M:%S%.3f");
     if let EventKind::Message { topic, payload, .. } = &ev.kind {
         return format!("{ts}  {topic}  {}", String::from_utf8_lossy(payload));
