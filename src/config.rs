@@ -233,6 +233,7 @@ impl LinkConfig {
             ("connect_timeout", self.connect_timeout),
             ("reconnect.initial_reconnect_delay", self.reconnect.initial_reconnect_delay),
             ("reconnect.max_reconnect_delay", self.reconnect.max_reconnect_delay),
+            ("reconnect.stable_after", self.reconnect.stable_after),
             ("recovery.initial_recovery_delay", self.recovery.initial_recovery_delay),
             ("recovery.max_recovery_delay", self.recovery.max_recovery_delay),
             ("outbox.max_age", self.outbox.max_age),
@@ -245,8 +246,11 @@ impl LinkConfig {
         if self.connect_timeout < Duration::from_secs(1) {
             return Err(ConfigError::new("connect_timeout", "must be at least 1 second"));
         }
-        if self.max_packet_size < 1024 {
-            return Err(ConfigError::new("max_packet_size", "must be at least 1024 bytes"));
+        if self.max_packet_size < 1024 || self.max_packet_size > MAX_PACKET {
+            return Err(ConfigError::new(
+                "max_packet_size",
+                format!("must be between 1024 bytes and {MAX_PACKET} bytes (the MQTT limit)"),
+            ));
         }
         let r = &self.reconnect;
         if !(r.reconnect_backoff_multiplier >= 1.0 && r.reconnect_backoff_multiplier.is_finite()) {
@@ -276,6 +280,13 @@ impl LinkConfig {
             if s.qos > 1 {
                 return Err(ConfigError::new(format!("subscriptions[{i}].qos"), QOS_ERROR));
             }
+            // Shorter than the watchdog's 1 s tick, every tick would call the link stale.
+            if s.stale_after.is_some_and(|d| d < Duration::from_secs(1) || d > MAX_SETTING) {
+                return Err(ConfigError::new(
+                    format!("subscriptions[{i}].stale_after"),
+                    "must be between 1 second and 30 days",
+                ));
+            }
         }
         for (i, p) in self.periodic.iter().enumerate() {
             validate_topic(&p.topic).map_err(|m| ConfigError::new(format!("periodic[{i}].topic"), m))?;
@@ -304,6 +315,8 @@ const QOS_ERROR: &str = "must be 0 or 1 (QoS 2 is not supported: across a reconn
 /// The longest duration a setting accepts: beyond this a number is a typo, and `Instant`
 /// arithmetic would overflow.
 pub const MAX_SETTING: Duration = Duration::from_secs(30 * 24 * 3600);
+/// MQTT's largest packet: a remaining length of at most 268,435,455 bytes, plus its header.
+pub const MAX_PACKET: usize = 268_435_455 + 5;
 
 /// `tether-` and 8 hex digits: stable once saved with a profile.
 pub fn generate_client_id() -> String {
@@ -427,5 +440,24 @@ mod tests {
         let mut c = LinkConfig::new("p", "mqtt://h").unwrap();
         c.reconnect.reconnect_backoff_multiplier = 0.5;
         assert_eq!(c.validate().unwrap_err().field, "reconnect.reconnect_backoff_multiplier");
+    }
+
+    #[test]
+    fn a_stale_watchdog_shorter_than_its_tick_and_a_packet_limit_past_mqtts_are_refused() {
+        let mut c = LinkConfig::new("p", "mqtt://h").unwrap();
+        c.subscriptions.push(Subscription {
+            topic: "t".into(),
+            qos: 1,
+            stale_after: Some(Duration::from_millis(1)),
+        });
+        assert_eq!(c.validate().unwrap_err().field, "subscriptions[0].stale_after");
+        c.subscriptions[0].stale_after = Some(Duration::from_secs(1));
+        assert!(c.validate().is_ok());
+        c.max_packet_size = usize::MAX;
+        assert_eq!(c.validate().unwrap_err().field, "max_packet_size");
+        c.max_packet_size = MAX_PACKET;
+        assert!(c.validate().is_ok());
+        c.reconnect.stable_after = MAX_SETTING + Duration::from_secs(1);
+        assert_eq!(c.validate().unwrap_err().field, "reconnect.stable_after");
     }
 }

@@ -21,6 +21,8 @@ pub(crate) struct Recorder {
     pub messages_out: u64,
     pub dropped: u64,
     pub expired: u64,
+    /// Incoming messages over the profile's packet limit, skipped.
+    pub too_large: u64,
 }
 
 impl Recorder {
@@ -37,6 +39,7 @@ impl Recorder {
             messages_out: 0,
             dropped: 0,
             expired: 0,
+            too_large: 0,
         }
     }
 
@@ -82,6 +85,7 @@ impl Recorder {
             messages_queued: queued,
             messages_dropped: self.dropped,
             messages_expired: self.expired,
+            messages_too_large: self.too_large,
             subscriptions: subscriptions.0,
             subscriptions_active: subscriptions.1,
         }
@@ -118,6 +122,8 @@ pub struct Diagnostics {
     pub messages_queued: usize,
     pub messages_dropped: u64,
     pub messages_expired: u64,
+    /// Incoming messages over the profile's packet limit, reported and skipped.
+    pub messages_too_large: u64,
     /// Subscriptions registered on the link.
     pub subscriptions: usize,
     /// Of those, the ones the broker has acknowledged on the current connection.

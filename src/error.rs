@@ -22,8 +22,9 @@ pub enum LinkError {
     /// CONNACK 3: the broker is up but not serving.
     #[error("broker unavailable: {0}")]
     BrokerUnavailable(String),
-    /// Our own keepalive watchdog: a PINGREQ went unanswered.
-    #[error("no answer from the broker for {}s after a ping (dead link)", .0.as_secs_f64())]
+    /// Our own watchdog: a PINGREQ, or the round trip probing the path after a network change, went
+    /// unanswered.
+    #[error("no answer from the broker for {}s after a request (dead link)", .0.as_secs_f64())]
     DeadLink(Duration),
     /// Stale-data watchdog: a watched subscription was silent too long on a "connected" link.
     #[error("no message on {topic} for {}s (stale link)", .silent_for.as_secs())]

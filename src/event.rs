@@ -107,6 +107,12 @@ pub enum EventKind {
         qos: u8,
         retain: bool,
     },
+    /// A message over the profile's `max_packet_size`, skipped (acknowledged, not delivered).
+    MessageTooLarge {
+        topic: String,
+        size: usize,
+        limit: usize,
+    },
     OutboxQueued {
         count: usize,
     },
@@ -154,6 +160,7 @@ impl EventKind {
             EventKind::SubscriptionsRestored { .. } => "subscriptions_restored",
             EventKind::SubscribeFailed { .. } => "subscribe_failed",
             EventKind::Message { .. } => "message",
+            EventKind::MessageTooLarge { .. } => "message_too_large",
             EventKind::OutboxQueued { .. } => "outbox_queued",
             EventKind::OutboxFlushed { .. } => "outbox_flushed",
             EventKind::OutboxExpired { .. } => "outbox_expired",

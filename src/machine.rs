@@ -51,7 +51,7 @@ enum Phase {
     Tier2,
 }
 
-/// Counters of the two tiers. Reset by a successful connect and by every trigger.
+/// Counters of the two tiers. Reset by a connection that proved stable and by every trigger.
 #[derive(Debug, Clone)]
 pub struct Machine {
     reconnect: ReconnectPolicy,
@@ -104,8 +104,9 @@ impl Machine {
         self.cycle > 0
     }
 
-    /// CONNACK accepted: everything resets.
-    pub fn on_connected(&mut self) {
+    /// The connection held for `stable_after`: everything resets. Not at CONNACK: a link that
+    /// dies right after it must keep climbing the schedule.
+    pub fn on_stable(&mut self) {
         *self = Self::new(self.reconnect.clone(), self.recovery.clone());
     }
 
@@ -357,13 +358,13 @@ mod tests {
     }
 
     #[test]
-    fn success_resets_everything() {
+    fn a_connection_that_proved_stable_resets_everything() {
         let mut m = machine(RecoveryStrategy::Backoff, 2, 3);
         fail(&mut m);
         fail(&mut m);
         fail(&mut m);
         assert!(m.in_recovery());
-        m.on_connected();
+        m.on_stable();
         assert!(!m.in_recovery());
         assert_eq!(
             fail(&mut m),

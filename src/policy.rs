@@ -43,6 +43,13 @@ pub struct ReconnectPolicy {
     pub reconnect_backoff_multiplier: f64,
     /// Spread attempts within the documented bounds (see the module docs).
     pub jitter: bool,
+    /// How long a connection must hold before the backoff resets and the outage counts as
+    /// recovered (the AWS IoT SDKs' `minConnectedTimeToResetReconnectDelay`). A link that dies
+    /// sooner (a poison message, a client-id takeover, an ACL refusal that disconnects) keeps
+    /// climbing the schedule and escalates like any other failure, instead of reconnecting about
+    /// once a second for ever.
+    #[serde(with = "secs_f64")]
+    pub stable_after: Duration,
 }
 
 impl Default for ReconnectPolicy {
@@ -54,6 +61,7 @@ impl Default for ReconnectPolicy {
             max_reconnect_delay: Duration::from_secs(120),
             reconnect_backoff_multiplier: 2.0,
             jitter: true,
+            stable_after: Duration::from_secs(20),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::handle::{Command, PublishOutcome, Trigger};
 use crate::machine::{Decision, FailureKind, Machine};
 use crate::outbox::Outbox;
 use crate::state::LinkState;
-use crate::transport::{mqtt_options, REQUEST_CHANNEL};
+use crate::transport::{mqtt_options, publish_size, REQUEST_CHANNEL};
 use bytes::Bytes;
 use chrono::Utc;
 use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, QoS, SubscribeReasonCode};
@@ -32,6 +32,9 @@ use tokio_util::sync::CancellationToken;
 const DISCONNECT_WAIT: Duration = Duration::from_secs(2);
 /// Housekeeping: outbox expiry and disk sync, the stale-data watchdog.
 const TICK: Duration = Duration::from_secs(1);
+/// After a network change while connected, how long one round trip may take before the link
+/// counts as dead (instead of waiting up to 1.5 × keepalive to find out).
+const PROBE_WAIT: Duration = Duration::from_secs(3);
 
 /// A poll result, tagged with the epoch of the `Go` it belongs to.
 type Polled = (u64, Result<Event, ConnectionError>);
@@ -114,8 +117,9 @@ pub(crate) struct Supervisor {
     poll_tx: mpsc::Sender<Polled>,
     /// When the current outage began (for `recovered {downtime}`); `None` when connected.
     down_since: Option<Instant>,
-    /// Whether the link was ever connected (the first connect is not a recovery).
-    ever_connected: bool,
+    /// A connection of this link has been interrupted: the next one that holds is a recovery (the
+    /// first connect is not, even when it took a few attempts).
+    was_interrupted: bool,
     /// This outage went past tier 1 (`reconnection_failed`, `gave_up`, `auth_rejected`): its
     /// recovery is worth telling the user about, even after a trigger reset the counters.
     outage_failed: bool,
@@ -139,10 +143,19 @@ pub(crate) struct Supervisor {
     /// Topics unsubscribed since the broker last started a clean session: sent again after a
     /// resumed session, in case the first UNSUBSCRIBE never reached it.
     unsubscribed: std::collections::BTreeSet<String>,
+    /// New credentials were stored: the next attempt builds a new client with them, whatever the
+    /// link was doing when they came (tier 1 would otherwise reuse the old client's options).
+    creds_changed: bool,
     /// Unreadable outbox entries found at start, reported once as `outbox_dropped`.
     corrupt_at_start: usize,
     /// When a PINGREQ went out unanswered: past this the link is dead.
     ping_deadline: Option<Instant>,
+    /// What a missed `ping_deadline` reports as the silence: the keepalive after a PINGREQ,
+    /// [`PROBE_WAIT`] after a network-change probe.
+    ping_silence: Duration,
+    /// CONNACK time of a connection that has not held for `stable_after` yet: the backoff resets,
+    /// and the outage counts as recovered, only once it has.
+    unproven_since: Option<Instant>,
     next_tick: Instant,
 }
 
@@ -197,7 +210,7 @@ impl Supervisor {
             epoch: 0,
             poll_tx,
             down_since: None,
-            ever_connected: false,
+            was_interrupted: false,
             outage_failed: false,
             last_error: None,
             publish_fifo: VecDeque::new(),
@@ -207,8 +220,11 @@ impl Supervisor {
             flushed: 0,
             backlog: false,
             unsubscribed: Default::default(),
+            creds_changed: false,
             corrupt_at_start: 0,
             ping_deadline: None,
+            ping_silence: Duration::ZERO,
+            unproven_since: None,
             next_tick: Instant::now() + TICK,
         }
     }
@@ -289,6 +305,9 @@ impl Supervisor {
             if let Some(p) = self.ping_deadline {
                 d = d.min(p);
             }
+            if let Some(t) = self.unproven_since {
+                d = d.min(t + self.cfg.reconnect.stable_after);
+            }
             for p in &self.periodic {
                 if let Some(due) = p.next_due {
                     d = d.min(due);
@@ -310,7 +329,7 @@ impl Supervisor {
                 Err(_) => tracing::warn!(profile = %self.profile, "credential refresh timed out; trying with the old ones"),
             }
         }
-        if recreate || refresh || self.conn.is_none() {
+        if recreate || refresh || self.conn.is_none() || std::mem::take(&mut self.creds_changed) {
             // Drop the old client before building the new one.
             self.conn = None;
             if let Err(e) = self.build_conn().await {
@@ -370,6 +389,7 @@ impl Supervisor {
         self.subscribe_fifo.clear();
         self.sub_pkids.clear();
         self.ping_deadline = None;
+        self.unproven_since = None;
         for p in &mut self.periodic {
             p.next_due = None;
         }
@@ -405,6 +425,19 @@ impl Supervisor {
             Incoming::ConnAck(ack) => self.on_connected(ack.session_present),
             Incoming::Publish(p) => {
                 self.rec.messages_in += 1;
+                // Read under the hard wire limit, refused here: rumqttc cannot skip a packet, and
+                // failing the connection would bring the same message back on every reconnect
+                // (a persistent session, a retained topic). rumqttc has acknowledged it already.
+                let size = p.size();
+                if size > self.cfg.max_packet_size {
+                    self.rec.too_large += 1;
+                    self.emit(EventKind::MessageTooLarge {
+                        topic: p.topic,
+                        size,
+                        limit: self.cfg.max_packet_size,
+                    });
+                    return;
+                }
                 let now = Instant::now();
                 for s in self.subs.values_mut() {
                     if s.spec.stale_after.is_some() && rumqttc::matches(&p.topic, &s.spec.topic) {
@@ -461,6 +494,7 @@ impl Supervisor {
             Outgoing::PingReq if self.ping_deadline.is_none() => {
                 let grace = (self.cfg.keepalive / 2).max(Duration::from_secs(1));
                 self.ping_deadline = Some(Instant::now() + grace);
+                self.ping_silence = self.cfg.keepalive;
             }
             _ => {}
         }
@@ -489,23 +523,18 @@ impl Supervisor {
 
     fn on_connected(&mut self, session_present: bool) {
         let now = Instant::now();
-        let downtime = self.down_since.take().map(|t| now - t);
-        let after_failure = std::mem::take(&mut self.outage_failed) || self.machine.in_recovery();
-        self.machine.on_connected();
         self.mode = Mode::Connected;
-        self.last_error = None;
-        self.rec.on_connected(now, downtime);
+        self.rec.on_connected(now, self.down_since.map(|t| now - t));
         self.set_state(LinkState::Connected {
             since: Utc::now(),
             session_present,
         });
         self.emit(EventKind::Connected { session_present });
-        // A first connect that had to go through recovery (started before the network, say) is a
-        // recovery too; a first connect after a plain failed attempt or two is not.
-        if let (Some(downtime), true) = (downtime, self.ever_connected || after_failure) {
-            self.emit(EventKind::Recovered { downtime, after_failure });
+        // The backoff resets and `recovered` is told once this connection has held.
+        self.unproven_since = Some(now);
+        if self.cfg.reconnect.stable_after.is_zero() {
+            self.on_stable();
         }
-        self.ever_connected = true;
         // The stale-data watchdog counts silence from this connect on.
         for s in self.subs.values_mut() {
             s.last_msg = Some(now);
@@ -519,6 +548,20 @@ impl Supervisor {
         self.backlog = !self.outbox.is_empty();
         self.flush_needed = true;
         self.flush_outbox();
+    }
+
+    /// The connection held for `stable_after`: the outage is over.
+    fn on_stable(&mut self) {
+        let Some(connack) = self.unproven_since.take() else { return };
+        let after_failure = std::mem::take(&mut self.outage_failed) || self.machine.in_recovery();
+        self.machine.on_stable();
+        self.last_error = None;
+        // A first connect that had to go through recovery (started before the network, say) is a
+        // recovery too; a first connect after a plain failed attempt or two is not.
+        let downtime = self.down_since.take().map(|t| connack.saturating_duration_since(t));
+        if let (Some(downtime), true) = (downtime, self.was_interrupted || after_failure) {
+            self.emit(EventKind::Recovered { downtime, after_failure });
+        }
     }
 
     fn restore_subscriptions(&mut self, session_present: bool) {
@@ -601,7 +644,9 @@ impl Supervisor {
         let now = Instant::now();
         if self.mode == Mode::Connected {
             self.rec.on_dropped(now, err.cause());
-            self.down_since = Some(now);
+            // A connection that never proved stable did not end the outage it came out of.
+            self.down_since.get_or_insert(now);
+            self.was_interrupted = true;
             self.emit(EventKind::ConnectionInterrupted {
                 error: err.to_string(),
                 cause: err.cause(),
@@ -735,10 +780,13 @@ impl Supervisor {
             }
         }
         if self.mode == Mode::Connected {
+            if self.unproven_since.is_some_and(|t| now >= t + self.cfg.reconnect.stable_after) {
+                self.on_stable();
+            }
             if let Some(p) = self.ping_deadline {
                 if now >= p {
                     self.drop_connection();
-                    self.on_failure(LinkError::DeadLink(self.cfg.keepalive)).await;
+                    self.on_failure(LinkError::DeadLink(self.ping_silence)).await;
                     return;
                 }
             }
@@ -860,7 +908,8 @@ impl Supervisor {
     }
 
     fn publish(&mut self, topic: String, payload: Bytes, qos: u8, retain: bool) -> Result<PublishOutcome, PublishError> {
-        if payload.len() + topic.len() + 8 > self.cfg.max_packet_size {
+        // Exactly as rumqttc counts it: a PUBLISH past its limit would break the connection.
+        if publish_size(topic.len(), payload.len()) > self.cfg.max_packet_size {
             return Err(PublishError::TooLarge {
                 size: payload.len(),
                 max: self.cfg.max_packet_size,
@@ -914,6 +963,9 @@ impl Supervisor {
     }
 
     async fn on_trigger(&mut self, t: Trigger) {
+        if t == Trigger::CredentialsChanged {
+            self.creds_changed = true;
+        }
         let act = match (self.mode, t) {
             (Mode::Paused, _) | (Mode::Attempting, _) => false,
             // Asleep long enough, the broker has dropped us while the socket still looks fine.
@@ -922,6 +974,11 @@ impl Supervisor {
                 self.on_failure(LinkError::Network("the machine woke from sleep; reconnecting".into()))
                     .await;
                 true
+            }
+            // Is our path still there? Answered within PROBE_WAIT, nothing happens.
+            (Mode::Connected, Trigger::NetworkChanged) => {
+                self.probe_path();
+                false
             }
             (Mode::Connected, _) => false,
             // New credentials are what an auth refusal waits for; a network change is not.
@@ -940,6 +997,24 @@ impl Supervisor {
             retry_at: None,
         });
         self.attempt(recreate, false).await;
+    }
+
+    /// One round trip to the broker that must answer within [`PROBE_WAIT`], or the ping deadline
+    /// declares the link dead. An UNSUBSCRIBE of a filter we never subscribed to: every broker
+    /// answers it (UNSUBACK) and nothing changes, and unlike PINGREQ rumqttc lets us send it.
+    fn probe_path(&mut self) {
+        let Some(c) = &self.conn else { return };
+        let filter = format!("tether/probe/{}", self.cfg.client_id);
+        if c.client.try_unsubscribe(filter).is_ok() {
+            self.emit(EventKind::Triggered {
+                trigger: Trigger::NetworkChanged.name(),
+            });
+            let at = Instant::now() + PROBE_WAIT;
+            if self.ping_deadline.is_none_or(|d| at < d) {
+                self.ping_deadline = Some(at);
+                self.ping_silence = PROBE_WAIT;
+            }
+        }
     }
 
     // ---- stopping ---------------------------------------------------------------------------

@@ -12,6 +12,27 @@ use std::sync::Arc;
 /// so a full outbox flush never blocks the supervisor.
 pub(crate) const REQUEST_CHANNEL: usize = 4096;
 
+/// The largest incoming packet read off the wire for a profile limit of `max_packet_size`. A
+/// message between the two is read, reported and skipped by the supervisor with the link up; only
+/// one past this breaks the connection (it would cost that much memory to read).
+pub(crate) fn wire_limit(max_packet_size: usize) -> usize {
+    max_packet_size.saturating_mul(16).clamp(16 << 20, 256 << 20).max(max_packet_size)
+}
+
+/// The size of a PUBLISH on the wire as rumqttc counts it against the outgoing limit, with a
+/// packet id (the worst case): fixed header byte, remaining length (1 to 4 bytes), topic length,
+/// topic, packet id, payload.
+pub(crate) fn publish_size(topic_len: usize, payload_len: usize) -> usize {
+    let len = 2 + topic_len + 2 + payload_len;
+    let len_len = match len {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    };
+    1 + len_len + len
+}
+
 /// Build rumqttc options. `creds` may carry a password: it lives only in memory, in the options.
 pub fn mqtt_options(cfg: &LinkConfig, creds: &Credentials) -> Result<MqttOptions, ConfigError> {
     let b = &cfg.broker;
@@ -22,7 +43,7 @@ pub fn mqtt_options(cfg: &LinkConfig, creds: &Credentials) -> Result<MqttOptions
     };
     opts.set_keep_alive(cfg.keepalive)
         .set_clean_session(cfg.clean_session)
-        .set_max_packet_size(cfg.max_packet_size, cfg.max_packet_size)
+        .set_max_packet_size(wire_limit(cfg.max_packet_size), cfg.max_packet_size)
         .set_request_channel_capacity(REQUEST_CHANNEL)
         // rumqttc resends its own pending list slowly by default; we replay from the outbox.
         .set_pending_throttle(std::time::Duration::ZERO)
@@ -109,4 +130,36 @@ fn read_certs(path: &std::path::Path, field: &str) -> Result<Vec<rustls::pki_typ
         ));
     }
     Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_size_check_matches_rumqttcs_encoding() {
+        let topic = "t/some/topic";
+        for max in [1024, 16 << 10, 1 << 20, 4 << 20, 16 << 20] {
+            // The largest payload our check lets through, and one byte more.
+            let mut payload = max - topic.len();
+            while publish_size(topic.len(), payload) > max {
+                payload -= 1;
+            }
+            let mut p = rumqttc::Publish::from_bytes(topic, rumqttc::QoS::AtLeastOnce, vec![0u8; payload].into());
+            p.pkid = 1;
+            assert_eq!(p.size(), publish_size(topic.len(), payload), "max {max}");
+            assert!(p.size() <= max, "max {max}: {} accepted", p.size());
+            let mut q = rumqttc::Publish::from_bytes(topic, rumqttc::QoS::AtLeastOnce, vec![0u8; payload + 1].into());
+            q.pkid = 1;
+            assert!(q.size() > max, "max {max}: the next byte must be refused");
+        }
+    }
+
+    #[test]
+    fn the_wire_limit_reads_past_the_profile_limit_within_bounds() {
+        assert_eq!(wire_limit(1 << 20), 16 << 20);
+        assert_eq!(wire_limit(64 << 10), 16 << 20);
+        assert_eq!(wire_limit(64 << 20), 256 << 20);
+        assert_eq!(wire_limit(crate::config::MAX_PACKET), crate::config::MAX_PACKET);
+    }
 }

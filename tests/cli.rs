@@ -42,6 +42,8 @@ fn watch_json_prints_backoff_and_recovery_through_a_broker_restart_and_loses_not
         "0.5",
         "--max-reconnect-delay",
         "4",
+        "--stable-after",
+        "0.5",
     ]);
     let w = Watch::spawn(cmd);
     w.wait_event("subscriptions_restored", Duration::from_secs(10));
@@ -57,6 +59,8 @@ fn watch_json_prints_backoff_and_recovery_through_a_broker_restart_and_loses_not
     w.wait("all 20 messages", Duration::from_secs(20), |v| {
         v.iter().filter(|e| e["event"] == "message").count() >= 20
     });
+    // Told once the new connection has held for --stable-after.
+    w.wait_event("recovered", Duration::from_secs(5));
     let code = w.stop_and_check(&sent);
     assert_eq!(code, 0, "Ctrl-C/SIGTERM is a clean exit");
 }

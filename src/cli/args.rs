@@ -95,6 +95,9 @@ pub struct PolicyArgs {
     /// No jitter on delays.
     #[arg(long)]
     pub no_jitter: bool,
+    /// Seconds a connection must hold before the backoff resets (and the outage counts as recovered).
+    #[arg(long, value_name = "S")]
+    pub stable_after: Option<f64>,
     /// Tier 2 strategy: simple_retry, recreate, refresh_and_recreate, backoff [default: backoff].
     #[arg(long, value_name = "NAME")]
     pub strategy: Option<RecoveryStrategy>,
@@ -162,6 +165,9 @@ impl PolicyArgs {
         }
         if self.no_jitter {
             r.jitter = false;
+        }
+        if let Some(v) = self.stable_after {
+            r.stable_after = secs("stable_after", v)?;
         }
         if let Some(v) = self.strategy {
             t.strategy = v;

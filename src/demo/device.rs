@@ -146,6 +146,7 @@ impl Device {
         cfg.reconnect.initial_reconnect_delay = Duration::from_millis(200);
         cfg.reconnect.max_reconnect_delay = Duration::from_secs(2);
         cfg.reconnect.max_reconnect_attempts = u32::MAX;
+        cfg.reconnect.stable_after = Duration::from_secs(1);
         let topics = Topics::new(DEMO_MAC, "device");
         for t in [topics.status_request(), topics.info_request(), topics.control()] {
             cfg.subscriptions.push(crate::config::Subscription {

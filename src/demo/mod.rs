@@ -75,6 +75,9 @@ impl Demo {
         c.reconnect.initial_reconnect_delay = Duration::from_secs(1);
         c.reconnect.max_reconnect_delay = Duration::from_secs(8);
         c.reconnect.max_reconnect_attempts = 4;
+        // Short, so a new user sees `recovered` (and its notification) a few seconds after the
+        // link is back; long enough that a link dying right after CONNACK still escalates.
+        c.reconnect.stable_after = Duration::from_secs(3);
         c.recovery.strategy = RecoveryStrategy::Backoff;
         c.recovery.initial_recovery_delay = Duration::from_secs(10);
         c.recovery.max_recovery_delay = Duration::from_secs(30);

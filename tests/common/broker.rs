@@ -120,6 +120,24 @@ impl Broker {
         }
     }
 
+    /// Change (or add) a user's password and have the running broker reload it (SIGHUP).
+    pub fn set_password(&self, user: &str, password: &str) {
+        let pw = self.dir.path().join("passwd");
+        let st = Command::new("mosquitto_passwd")
+            .arg("-b")
+            .arg(&pw)
+            .args([user, password])
+            .stdout(Stdio::null())
+            .status()
+            .expect("mosquitto_passwd runs");
+        assert!(st.success());
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill").arg("-HUP").arg(c.id().to_string()).status();
+        }
+        // Mosquitto reloads on its next loop turn.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
     }

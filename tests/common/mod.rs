@@ -4,6 +4,7 @@
 
 pub mod broker;
 pub mod dbus;
+pub mod netns;
 pub mod proxy;
 pub mod watch;
 
@@ -54,6 +55,8 @@ pub fn fast_config(port: u16) -> LinkConfig {
     c.reconnect.initial_reconnect_delay = Duration::from_millis(100);
     c.reconnect.max_reconnect_delay = Duration::from_millis(400);
     c.reconnect.max_reconnect_attempts = 50;
+    // Short, so recoveries are told quickly; the poison tests set their own.
+    c.reconnect.stable_after = Duration::from_millis(300);
     c.recovery.initial_recovery_delay = Duration::from_millis(300);
     c.recovery.max_recovery_delay = Duration::from_secs(1);
     c

@@ -9,7 +9,7 @@ export type EventKind = { "event": "connected", session_present: boolean, } | { 
 /**
  * Whether tier 1 had been exhausted (a "real" failure, worth a notification).
  */
-after_failure: boolean, } | { "event": "gave_up", reason: string, } | { "event": "auth_rejected", reason: string, } | { "event": "token_refreshed" } | { "event": "subscriptions_restored", count: number, skipped_because_session_present: boolean, } | { "event": "subscribe_failed", topic: string, reason: string, } | { "event": "message", topic: string, payload: string, qos: number, retain: boolean, } | { "event": "outbox_queued", count: number, } | { "event": "outbox_flushed", count: number, } | { "event": "outbox_expired", count: number, } | { "event": "outbox_dropped", count: number, reason: string, } | { "event": "stale", topic: string, silent_for_ms: number, } | { "event": "triggered", trigger: string, } | { "event": "paused" } | { "event": "resumed" } | { "event": "stopped" };
+after_failure: boolean, } | { "event": "gave_up", reason: string, } | { "event": "auth_rejected", reason: string, } | { "event": "token_refreshed" } | { "event": "subscriptions_restored", count: number, skipped_because_session_present: boolean, } | { "event": "subscribe_failed", topic: string, reason: string, } | { "event": "message", topic: string, payload: string, qos: number, retain: boolean, } | { "event": "message_too_large", topic: string, size: number, limit: number, } | { "event": "outbox_queued", count: number, } | { "event": "outbox_flushed", count: number, } | { "event": "outbox_expired", count: number, } | { "event": "outbox_dropped", count: number, reason: string, } | { "event": "stale", topic: string, silent_for_ms: number, } | { "event": "triggered", trigger: string, } | { "event": "paused" } | { "event": "resumed" } | { "event": "stopped" };
 
 export type LinkEvent = { 
 /**
@@ -23,7 +23,7 @@ profile: string, } & ({ "event": "connected", session_present: boolean, } | { "e
 /**
  * Whether tier 1 had been exhausted (a "real" failure, worth a notification).
  */
-after_failure: boolean, } | { "event": "gave_up", reason: string, } | { "event": "auth_rejected", reason: string, } | { "event": "token_refreshed" } | { "event": "subscriptions_restored", count: number, skipped_because_session_present: boolean, } | { "event": "subscribe_failed", topic: string, reason: string, } | { "event": "message", topic: string, payload: string, qos: number, retain: boolean, } | { "event": "outbox_queued", count: number, } | { "event": "outbox_flushed", count: number, } | { "event": "outbox_expired", count: number, } | { "event": "outbox_dropped", count: number, reason: string, } | { "event": "stale", topic: string, silent_for_ms: number, } | { "event": "triggered", trigger: string, } | { "event": "paused" } | { "event": "resumed" } | { "event": "stopped" });
+after_failure: boolean, } | { "event": "gave_up", reason: string, } | { "event": "auth_rejected", reason: string, } | { "event": "token_refreshed" } | { "event": "subscriptions_restored", count: number, skipped_because_session_present: boolean, } | { "event": "subscribe_failed", topic: string, reason: string, } | { "event": "message", topic: string, payload: string, qos: number, retain: boolean, } | { "event": "message_too_large", topic: string, size: number, limit: number, } | { "event": "outbox_queued", count: number, } | { "event": "outbox_flushed", count: number, } | { "event": "outbox_expired", count: number, } | { "event": "outbox_dropped", count: number, reason: string, } | { "event": "stale", topic: string, silent_for_ms: number, } | { "event": "triggered", trigger: string, } | { "event": "paused" } | { "event": "resumed" } | { "event": "stopped" });
 
 export type TopicUpdate = { topic: string, count: number, 
 /**
@@ -50,6 +50,10 @@ export type Diagnostics = { state: string, running_for_ms: number,
  * Time connected since the link started.
  */
 uptime_ms: number, connected_for_ms: number | null, connects: number, connect_attempts: number, drops_by_cause: { [key in string]: number }, recoveries: number, time_to_recover_last_ms: number | null, time_to_recover_p50_ms: number | null, time_to_recover_p95_ms: number | null, messages_in: number, messages_out: number, messages_queued: number, messages_dropped: number, messages_expired: number, 
+/**
+ * Incoming messages over the profile's packet limit, reported and skipped.
+ */
+messages_too_large: number, 
 /**
  * Subscriptions registered on the link.
  */

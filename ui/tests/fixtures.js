@@ -61,6 +61,7 @@ export const diagnostics = {
   messages_queued: 0,
   messages_dropped: 0,
   messages_expired: 2,
+  messages_too_large: 0,
   subscriptions: 3,
   subscriptions_active: 2,
 };

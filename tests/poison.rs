@@ -1,0 +1,112 @@
+//! Poison: inputs that trap a naive client in a reconnect loop (a message too big to keep, a
+//! publish the broker refuses, a link that dies right after every CONNACK). None of them may make
+//! a reconnect storm, and what they carry is reported, not silently lost.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+use tether::event::EventKind;
+
+const T: Duration = Duration::from_secs(15);
+
+/// Publish `payload` from a file with Debian's `mosquitto_pub` (too big for a command line).
+fn mosquitto_pub_file(port: u16, topic: &str, payload: &[u8], qos: u8, retain: bool) {
+    let f = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(f.path(), payload).expect("write payload");
+    let mut c = std::process::Command::new("mosquitto_pub");
+    c.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-t",
+        topic,
+        "-q",
+        &qos.to_string(),
+        "-f",
+    ])
+    .arg(f.path());
+    if retain {
+        c.arg("-r");
+    }
+    assert!(
+        c.status().expect("mosquitto_pub runs").success(),
+        "mosquitto_pub failed for {topic}"
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_queued_message_does_not_trap_the_link() {
+    let broker = Broker::start(BrokerOptions {
+        persistence: true,
+        ..Default::default()
+    });
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
+    let topic = unique("poison");
+    let mut cfg = fast_config(proxy.port);
+    cfg.max_packet_size = 64 * 1024;
+    cfg.subscriptions.push(qos1(format!("{topic}/#")));
+    let (h, mut ev) = start(cfg);
+    ev.wait_name("subscriptions_restored", T).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Queued by the broker for our persistent session while we are away: redelivered on every
+    // reconnect until someone acknowledges it.
+    proxy.cut();
+    ev.wait_name("connection_interrupted", T).await;
+    mosquitto_pub_file(broker.port, &format!("{topic}/big"), &vec![b'x'; 200 * 1024], 1, false);
+    mosquitto_pub(broker.port, &format!("{topic}/after"), "after", 1);
+    proxy.restore();
+
+    ev.wait_for(
+        "the message queued behind the big one",
+        T,
+        |k| matches!(k, EventKind::Message { payload, .. } if payload == "after"),
+    )
+    .await;
+    ev.drain_for(Duration::from_secs(5)).await;
+    let skipped: Vec<_> = ev
+        .seen
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::MessageTooLarge { topic, size, limit } => Some((topic.clone(), *size, *limit)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(skipped.len(), 1, "reported once: {:?}", ev.names());
+    let (t, size, limit) = &skipped[0];
+    assert_eq!(t, &format!("{topic}/big"));
+    assert!(*size >= 200 * 1024 && *limit == 64 * 1024, "{size} / {limit}");
+    assert!(ev.count("connected") <= 3, "the link stays up: {:?}", ev.names());
+    assert!(
+        !ev.seen
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Message { payload, .. } if payload.len() > 64 * 1024)),
+        "the oversized message is not delivered"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_retained_oversized_message_is_skipped_on_every_subscribe_without_a_reconnect() {
+    let broker = Broker::start(BrokerOptions::default());
+    let topic = unique("retained");
+    mosquitto_pub_file(broker.port, &format!("{topic}/big"), &vec![b'y'; 2 * 1024 * 1024], 1, true);
+    let mut cfg = fast_config(broker.port);
+    cfg.max_packet_size = 1024 * 1024;
+    cfg.subscriptions.push(qos1(format!("{topic}/#")));
+    let (h, mut ev) = start(cfg);
+    ev.wait_name("message_too_large", T).await;
+    mosquitto_pub(broker.port, &format!("{topic}/small"), "small", 1);
+    ev.wait_for(
+        "a message after the retained big one",
+        T,
+        |k| matches!(k, EventKind::Message { payload, .. } if payload == "small"),
+    )
+    .await;
+    ev.drain_for(Duration::from_secs(3)).await;
+    assert_eq!(ev.count("connected"), 1, "{:?}", ev.names());
+    assert_eq!(ev.count("connection_interrupted"), 0, "{:?}", ev.names());
+    h.stop().await;
+}
