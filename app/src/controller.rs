@@ -20,6 +20,7 @@ use tether::profiles::{validate_name, Paths, Profile, ProfileError, ProfileStore
 use tether::{Link, LinkConfig, LinkHandle};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// The name the UI shows for the embedded demo.
 pub const DEMO: &str = "demo";
@@ -59,6 +60,17 @@ pub struct Controller {
     /// What went wrong at start (a malformed profile file, a profile that could not start): the
     /// window shows it, the demo runs meanwhile.
     problem: Mutex<Option<String>>,
+    /// The link the OS triggers (network back, wake) go to: the active one, which changes with
+    /// the profile, while the trigger source lives as long as the process.
+    trigger_target: watch::Sender<Option<LinkHandle>>,
+    /// Stops the OS trigger source (at shutdown, or when the controller goes).
+    triggers: CancellationToken,
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        self.triggers.cancel();
+    }
 }
 
 fn profiles_error(e: ProfileError) -> UiError {
@@ -96,7 +108,24 @@ impl Controller {
             demo_policy: Mutex::new(None),
             ops: tokio::sync::Mutex::new(()),
             problem: Mutex::new(None),
+            trigger_target: watch::channel(None).0,
+            triggers: CancellationToken::new(),
         }
+    }
+
+    /// Forward the OS triggers to whichever link is active when each arrives. Once per process
+    /// (the tray process's, or the in-process app's), from [`start`](Self::start).
+    fn spawn_os_triggers(&self) {
+        let mut rx = tether::triggers::os_triggers(self.triggers.clone());
+        let target = self.trigger_target.subscribe();
+        tokio::spawn(async move {
+            while let Some(t) = rx.recv().await {
+                let link = target.borrow().clone();
+                if let Some(link) = link {
+                    link.trigger(t).await;
+                }
+            }
+        });
     }
 
     /// Start on the first profile, or the embedded demo when there is none. A profile file that
@@ -104,6 +133,7 @@ impl Controller {
     /// the demo runs instead, so the app always comes up. Fails only when the demo cannot start.
     pub async fn start(&self) -> Result<(), UiError> {
         let _op = self.ops.lock().await;
+        self.spawn_os_triggers();
         match self.store.load() {
             Ok(file) => {
                 if let Some(name) = file.profiles.into_keys().next() {
@@ -171,6 +201,7 @@ impl Controller {
     /// Stop the active link (DISCONNECT; its outbox file is closed when this returns).
     async fn stop_active(&self, active: &mut Option<Active>) -> Option<Active> {
         let old = active.take()?;
+        self.trigger_target.send_replace(None);
         old.link.stop().await;
         old.bridge.abort();
         Some(old)
@@ -217,6 +248,7 @@ impl Controller {
         let device: DeviceSlot = Arc::default();
         let recent: RecentEvents = Arc::default();
         let name = profile.clone().unwrap_or_else(|| DEMO.to_string());
+        self.trigger_target.send_replace(Some(link.clone()));
         let bridge = bridge::spawn(
             self.sink.clone(),
             link.clone(),
@@ -587,6 +619,8 @@ impl Controller {
 
     /// Stop the link (DISCONNECT) and the demo, for Quit.
     pub async fn shutdown(&self) {
+        self.triggers.cancel();
+        self.trigger_target.send_replace(None);
         if let Some(a) = self.active.lock().await.take() {
             a.link.stop().await;
             a.bridge.abort();

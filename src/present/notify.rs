@@ -5,12 +5,18 @@
 //! - Each kind can be switched off.
 //! - At most `burst` notifications per profile per `window`; past that, the rest are counted and
 //!   one summary goes out when the window ends ("flapping: 4 failures, 4 recoveries in 10 min").
+//! - After a wake from sleep, `reconnection_failed` and `gave_up` wait [`WAKE_GRACE`]: the link
+//!   reconnects at once, and if it is back by then nobody is bothered at all.
 
 use crate::event::{EventKind, LinkEvent};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// After a wake from sleep, failure notifications wait this long: the link reconnects at once,
+/// and a toast on every wake about an outage that heals itself in seconds is noise.
+pub const WAKE_GRACE: Duration = Duration::from_secs(60);
 
 /// Which notifications the user wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +74,15 @@ pub struct NotifyPolicy {
     window: Duration,
     burst: u32,
     windows: HashMap<String, Window>,
+    /// Per profile: the wake grace period running, and the failure it holds back.
+    wakes: HashMap<String, Wake>,
+}
+
+/// A wake's grace period: failures wait for its end, and are dropped if the link recovers first.
+#[derive(Debug)]
+struct Wake {
+    until: Instant,
+    held: Option<(NoticeKind, String, String)>,
 }
 
 impl NotifyPolicy {
@@ -81,12 +96,23 @@ impl NotifyPolicy {
             window,
             burst,
             windows: HashMap::new(),
+            wakes: HashMap::new(),
         }
     }
 
     /// The notification for `ev`, if any, now.
     pub fn on_event(&mut self, ev: &LinkEvent, now: Instant) -> Option<Notification> {
         let profile = ev.profile.to_string();
+        if let EventKind::Triggered { trigger: "woke" } = ev.kind {
+            self.wakes.insert(
+                profile,
+                Wake {
+                    until: now + WAKE_GRACE,
+                    held: None,
+                },
+            );
+            return None;
+        }
         let (kind, title, body) = match &ev.kind {
             EventKind::ReconnectionFailed { attempts } if self.settings.reconnection_failed => (
                 NoticeKind::ReconnectionFailed,
@@ -113,6 +139,25 @@ impl NotifyPolicy {
             ),
             _ => return None,
         };
+        if let Some(wake) = self.wakes.get_mut(&profile) {
+            if now < wake.until {
+                match kind {
+                    // Told at the grace period's end, unless the link is back by then.
+                    NoticeKind::ReconnectionFailed | NoticeKind::GaveUp => {
+                        wake.held = Some((kind, title, body));
+                        return None;
+                    }
+                    // Nothing was told, so there is no "connected again" to tell.
+                    NoticeKind::Recovered if wake.held.take().is_some() => return None,
+                    _ => {}
+                }
+            }
+        }
+        self.limited(profile, kind, title, body, now)
+    }
+
+    /// Through the per-profile rate limit.
+    fn limited(&mut self, profile: String, kind: NoticeKind, title: String, body: String, now: Instant) -> Option<Notification> {
         let w = self.windows.entry(profile).or_default();
         if w.started.is_none_or(|s| now.duration_since(s) >= self.window) {
             *w = Window {
@@ -129,9 +174,21 @@ impl NotifyPolicy {
         }
     }
 
-    /// Summaries of windows that ended with notifications held back.
+    /// Summaries of windows that ended with notifications held back, and the failure a wake's
+    /// grace period held back when it ends with the link still down.
     pub fn due_summaries(&mut self, now: Instant) -> Vec<Notification> {
         let mut out = Vec::new();
+        // Wake grace periods that ended with a failure held back: it is news now.
+        let ended: Vec<String> = self.wakes.iter().filter(|(_, w)| now >= w.until).map(|(p, _)| p.clone()).collect();
+        for profile in ended {
+            if let Some(Wake {
+                held: Some((kind, title, body)),
+                ..
+            }) = self.wakes.remove(&profile)
+            {
+                out.extend(self.limited(profile, kind, title, body, now));
+            }
+        }
         for (profile, w) in self.windows.iter_mut() {
             let Some(started) = w.started else { continue };
             if now.duration_since(started) < self.window || w.held.is_empty() {
@@ -260,6 +317,48 @@ mod tests {
         assert!(p.on_event(&ev(EventKind::GaveUp { reason: "x".into() }), t).is_some());
         let other = LinkEvent::new("lab".into(), EventKind::GaveUp { reason: "x".into() });
         assert!(p.on_event(&other, t).is_some());
+    }
+
+    fn woke() -> LinkEvent {
+        ev(EventKind::Triggered { trigger: "woke" })
+    }
+
+    #[test]
+    fn after_a_wake_a_failure_that_recovers_within_the_grace_period_is_not_notified() {
+        let mut p = NotifyPolicy::new(NotifySettings::default());
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        assert_eq!(p.on_event(&woke(), t0), None);
+        assert_eq!(p.on_event(&ev(EventKind::ReconnectionFailed { attempts: 10 }), t0 + s(5)), None);
+        assert_eq!(
+            p.on_event(&recovered(true), t0 + s(20)),
+            None,
+            "nothing was told, so no 'connected again'"
+        );
+        assert!(p.due_summaries(t0 + WAKE_GRACE + s(1)).is_empty(), "and nothing later either");
+        // Past the grace period, failures notify again.
+        let later = t0 + WAKE_GRACE + s(10);
+        assert!(p.on_event(&ev(EventKind::ReconnectionFailed { attempts: 10 }), later).is_some());
+    }
+
+    #[test]
+    fn after_a_wake_a_failure_still_there_when_the_grace_period_ends_is_notified_then() {
+        let mut p = NotifyPolicy::new(NotifySettings::default());
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        p.on_event(&woke(), t0);
+        assert_eq!(p.on_event(&ev(EventKind::ReconnectionFailed { attempts: 10 }), t0 + s(5)), None);
+        assert!(p.due_summaries(t0 + s(30)).is_empty(), "held during the grace period");
+        let due = p.due_summaries(t0 + WAKE_GRACE);
+        assert_eq!(due.len(), 1, "{due:?}");
+        assert_eq!(due[0].kind, NoticeKind::ReconnectionFailed);
+        // The recovery after it is news again.
+        assert!(p.on_event(&recovered(true), t0 + WAKE_GRACE + s(5)).is_some());
+        // Credentials refused are worth telling at once, wake or not.
+        p.on_event(&woke(), t0 + s(200));
+        assert!(p
+            .on_event(&ev(EventKind::AuthRejected { reason: "x".into() }), t0 + s(201))
+            .is_some());
     }
 
     #[test]

@@ -85,3 +85,11 @@ impl Watch {
         }
     }
 }
+
+impl Drop for Watch {
+    /// A failed test must not leave its `tether` behind (`stop` has already reaped it otherwise).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

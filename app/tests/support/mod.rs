@@ -6,6 +6,8 @@
 pub mod broker;
 #[path = "../../../tests/common/dbus.rs"]
 pub mod dbus;
+#[path = "../../../tests/common/netns.rs"]
+pub mod netns;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
