@@ -67,6 +67,11 @@ export function clock(ts: string | number): string {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
+/** A size in KiB, as the message limits are set. */
+function kib(bytes: number): string {
+  return `${Math.ceil(bytes / 1024).toLocaleString("en")} KiB`;
+}
+
 /** A link event in words, and how it should look. */
 export function describeEvent(e: EventKind): { text: string; tone: "ok" | "busy" | "bad" | "info" } {
   switch (e.event) {
@@ -97,6 +102,8 @@ export function describeEvent(e: EventKind): { text: string; tone: "ok" | "busy"
       };
     case "subscribe_failed": return { text: `Subscribing to ${e.topic} failed: ${e.reason}`, tone: "bad" };
     case "message": return { text: `Message on ${e.topic}`, tone: "info" };
+    case "message_too_large":
+      return { text: `Skipped a ${kib(e.size)} message on ${e.topic}: over the ${kib(e.limit)} limit`, tone: "bad" };
     case "outbox_queued": return { text: `${e.count} message${e.count === 1 ? "" : "s"} queued while offline`, tone: "info" };
     case "outbox_flushed": return { text: `Sent ${e.count} queued message${e.count === 1 ? "" : "s"}`, tone: "ok" };
     case "outbox_expired": return { text: `${e.count} queued message${e.count === 1 ? "" : "s"} expired`, tone: "bad" };
