@@ -127,6 +127,12 @@ pub enum EventKind {
         #[cfg_attr(feature = "ts", ts(type = "string"))]
         reason: &'static str,
     },
+    /// The outbox file could not be read at start: moved to `path` (kept for the user) and a
+    /// fresh outbox started, so the profile runs. What it held is not sent.
+    OutboxSetAside {
+        path: String,
+        reason: String,
+    },
     Stale {
         topic: String,
         #[serde(rename = "silent_for_ms", serialize_with = "millis")]
@@ -165,6 +171,7 @@ impl EventKind {
             EventKind::OutboxFlushed { .. } => "outbox_flushed",
             EventKind::OutboxExpired { .. } => "outbox_expired",
             EventKind::OutboxDropped { .. } => "outbox_dropped",
+            EventKind::OutboxSetAside { .. } => "outbox_set_aside",
             EventKind::Stale { .. } => "stale",
             EventKind::Triggered { .. } => "triggered",
             EventKind::Paused => "paused",

@@ -56,14 +56,45 @@ pub struct Outbox {
     cfg: OutboxConfig,
     /// Ids removed from memory but not yet from disk.
     removed: Vec<u64>,
+    /// An unreadable file found at open and moved aside, until reported.
+    set_aside: Option<(PathBuf, String)>,
+}
+
+/// Open the database at `path` and read its entries.
+fn load(path: &Path, entries: &mut VecDeque<(OutboxEntry, bool)>, corrupt: &mut Vec<u64>) -> Result<Database, OutboxError> {
+    let open_err = |e: &dyn std::fmt::Display| OutboxError::Open {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let db = Database::create(path).map_err(|e| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => OutboxError::InUse { path: path.to_path_buf() },
+        other => open_err(&other),
+    })?;
+    let tx = db.begin_write().map_err(|e| open_err(&e))?;
+    tx.open_table(TABLE).map_err(|e| open_err(&e))?;
+    tx.commit().map_err(|e| open_err(&e))?;
+    let rx = db.begin_read().map_err(|e| open_err(&e))?;
+    let table = rx.open_table(TABLE).map_err(|e| open_err(&e))?;
+    for row in table.iter().map_err(|e| open_err(&e))? {
+        let (k, v) = row.map_err(|e| open_err(&e))?;
+        match decode(k.value(), v.value()) {
+            Some(entry) => entries.push_back((entry, false)),
+            None => corrupt.push(k.value()),
+        }
+    }
+    drop(table);
+    drop(rx);
+    Ok(db)
 }
 
 impl Outbox {
     /// Open (or create) the outbox at `path`, loading what a previous run left.
     /// Returns the outbox and the ids of entries that could not be decoded (skipped, reported).
+    /// A file that cannot be opened at all (corrupt, truncated by a full disk, another format)
+    /// is set aside as `<name>.corrupt-<ms>`, kept for the user, and a fresh outbox starts: the
+    /// profile must still run. [`Outbox::take_set_aside`] tells where it went.
     pub fn open(path: Option<&Path>, cfg: OutboxConfig) -> Result<(Self, Vec<u64>), OutboxError> {
-        let mut entries = VecDeque::new();
-        let mut corrupt = Vec::new();
+        let (mut entries, mut corrupt, mut set_aside) = (VecDeque::new(), Vec::new(), None);
         let db = match path {
             None => None,
             Some(path) => {
@@ -73,29 +104,21 @@ impl Outbox {
                         reason: e.to_string(),
                     })?;
                 }
-                let db = Database::create(path).map_err(|e| match e {
-                    redb::DatabaseError::DatabaseAlreadyOpen => OutboxError::InUse { path: path.to_path_buf() },
-                    other => OutboxError::Open {
-                        path: path.to_path_buf(),
-                        reason: other.to_string(),
-                    },
-                })?;
-                let open_err = |e: &dyn std::fmt::Display| OutboxError::Open {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                };
-                let tx = db.begin_write().map_err(|e| open_err(&e))?;
-                tx.open_table(TABLE).map_err(|e| open_err(&e))?;
-                tx.commit().map_err(|e| open_err(&e))?;
-                let rx = db.begin_read().map_err(|e| open_err(&e))?;
-                let table = rx.open_table(TABLE).map_err(|e| open_err(&e))?;
-                for row in table.iter().map_err(|e| open_err(&e))? {
-                    let (k, v) = row.map_err(|e| open_err(&e))?;
-                    match decode(k.value(), v.value()) {
-                        Some(entry) => entries.push_back((entry, false)),
-                        None => corrupt.push(k.value()),
+                let db = match load(path, &mut entries, &mut corrupt) {
+                    Ok(db) => db,
+                    Err(OutboxError::Open { reason, .. }) if path.exists() => {
+                        let aside = path.with_extension(format!("redb.corrupt-{}", now_ms()));
+                        std::fs::rename(path, &aside).map_err(|e| OutboxError::Open {
+                            path: path.to_path_buf(),
+                            reason: format!("{reason}; and it could not be set aside: {e}"),
+                        })?;
+                        tracing::error!(path = %path.display(), aside = %aside.display(), %reason, "outbox unreadable: set aside, starting a fresh one");
+                        set_aside = Some((aside, reason));
+                        (entries, corrupt) = (VecDeque::new(), Vec::new());
+                        load(path, &mut entries, &mut corrupt)?
                     }
-                }
+                    Err(e) => return Err(e),
+                };
                 Some((db, path.to_path_buf()))
             }
         };
@@ -110,9 +133,15 @@ impl Outbox {
             next_id,
             cfg,
             removed: corrupt.clone(),
+            set_aside,
         };
         outbox.sync();
         Ok((outbox, corrupt))
+    }
+
+    /// Where an unreadable outbox file was moved at open, and why it could not be read (once).
+    pub fn take_set_aside(&mut self) -> Option<(PathBuf, String)> {
+        self.set_aside.take()
     }
 
     pub fn len(&self) -> usize {
@@ -333,6 +362,27 @@ mod tests {
         let payloads: Vec<_> = o.unsent().map(|e| e.payload.clone()).collect();
         assert_eq!(payloads, [&b"m1"[..], b"m2", b"m3", b"m4"].map(Bytes::from_static));
         assert_eq!(o.unsent().next().unwrap().id, 2);
+    }
+
+    #[test]
+    fn an_unreadable_file_is_set_aside_and_a_fresh_outbox_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.redb");
+        let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        std::fs::write(&path, &garbage).unwrap();
+        let (mut o, corrupt) = Outbox::open(Some(&path), OutboxConfig::default()).expect("opens anyway");
+        assert!(o.is_empty() && corrupt.is_empty());
+        let (aside, reason) = o.take_set_aside().expect("reported");
+        assert!(!reason.is_empty());
+        assert!(
+            aside.file_name().unwrap().to_string_lossy().starts_with("p.redb.corrupt-"),
+            "{aside:?}"
+        );
+        assert_eq!(std::fs::read(&aside).unwrap(), garbage, "kept as it was");
+        o.push("t".into(), Bytes::from("1"), 1, false).unwrap();
+        o.close();
+        let (o, _) = Outbox::open(Some(&path), OutboxConfig::default()).unwrap();
+        assert_eq!(o.len(), 1, "the fresh one works");
     }
 
     #[test]

@@ -246,6 +246,12 @@ impl Supervisor {
                 reason: "unreadable_in_store",
             });
         }
+        if let Some((path, reason)) = self.outbox.take_set_aside() {
+            self.emit(EventKind::OutboxSetAside {
+                path: path.display().to_string(),
+                reason,
+            });
+        }
         self.backlog = !self.outbox.is_empty();
         self.attempt(true, false).await;
         loop {
