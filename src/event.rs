@@ -127,6 +127,14 @@ pub enum EventKind {
         #[cfg_attr(feature = "ts", ts(type = "string"))]
         reason: &'static str,
     },
+    /// A queued publish set aside so the queue behind it flows: the broker closed the connection
+    /// each time it was sent, or it is over the profile's `max_packet_size` (lowered since it was
+    /// queued). It is not sent.
+    OutboxRefused {
+        topic: String,
+        size: usize,
+        reason: String,
+    },
     /// The outbox file could not be read at start: moved to `path` (kept for the user) and a
     /// fresh outbox started, so the profile runs. What it held is not sent.
     OutboxSetAside {
@@ -171,6 +179,7 @@ impl EventKind {
             EventKind::OutboxFlushed { .. } => "outbox_flushed",
             EventKind::OutboxExpired { .. } => "outbox_expired",
             EventKind::OutboxDropped { .. } => "outbox_dropped",
+            EventKind::OutboxRefused { .. } => "outbox_refused",
             EventKind::OutboxSetAside { .. } => "outbox_set_aside",
             EventKind::Stale { .. } => "stale",
             EventKind::Triggered { .. } => "triggered",

@@ -214,6 +214,16 @@ impl Outbox {
         self.entries.iter().filter(|(_, f)| !f).map(|(e, _)| e)
     }
 
+    /// The entry `id`, wherever it is in the queue.
+    pub fn get(&self, id: u64) -> Option<&OutboxEntry> {
+        self.entries.iter().find(|(e, _)| e.id == id).map(|(e, _)| e)
+    }
+
+    /// The oldest entry handed to the client on this connection and not acknowledged yet.
+    pub fn oldest_in_flight(&self) -> Option<&OutboxEntry> {
+        self.entries.iter().find(|(_, f)| *f).map(|(e, _)| e)
+    }
+
     pub fn mark_in_flight(&mut self, id: u64) {
         if let Some((_, f)) = self.entries.iter_mut().find(|(e, _)| e.id == id) {
             *f = true;

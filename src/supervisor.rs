@@ -32,6 +32,10 @@ use tokio_util::sync::CancellationToken;
 const DISCONNECT_WAIT: Duration = Duration::from_secs(2);
 /// Housekeeping: outbox expiry and disk sync, the stale-data watchdog.
 const TICK: Duration = Duration::from_secs(1);
+/// Connections the broker closed, each before it proved stable, with the same outbox entry the
+/// oldest unacknowledged: past this the entry is what the broker refuses (over its packet limit,
+/// an ACL it disconnects on), and it is set aside so the queue behind it flows.
+const REFUSALS_BEFORE_SET_ASIDE: u32 = 3;
 /// After a network change while connected, how long one round trip may take before the link
 /// counts as dead (instead of waiting up to 1.5 × keepalive to find out).
 const PROBE_WAIT: Duration = Duration::from_secs(3);
@@ -143,6 +147,9 @@ pub(crate) struct Supervisor {
     /// Topics unsubscribed since the broker last started a clean session: sent again after a
     /// resumed session, in case the first UNSUBSCRIBE never reached it.
     unsubscribed: std::collections::BTreeSet<String>,
+    /// The outbox entry in flight when the broker last closed an unproven connection, and how many
+    /// such closes in a row it has been in flight for.
+    refusals: Option<(u64, u32)>,
     /// New credentials were stored: the next attempt builds a new client with them, whatever the
     /// link was doing when they came (tier 1 would otherwise reuse the old client's options).
     creds_changed: bool,
@@ -221,6 +228,7 @@ impl Supervisor {
             backlog: false,
             unsubscribed: Default::default(),
             creds_changed: false,
+            refusals: None,
             corrupt_at_start: 0,
             ping_deadline: None,
             ping_silence: Duration::ZERO,
@@ -514,6 +522,40 @@ impl Supervisor {
         }
     }
 
+    /// The broker closed an unproven connection: if the same outbox entry was in flight each of
+    /// the last few times, it is the cause, and it is set aside.
+    fn count_refusal(&mut self) {
+        let Some(id) = self.outbox.oldest_in_flight().map(|e| e.id) else {
+            self.refusals = None;
+            return;
+        };
+        let n = match self.refusals {
+            Some((head, n)) if head == id => n + 1,
+            _ => 1,
+        };
+        self.refusals = Some((id, n));
+        if n >= REFUSALS_BEFORE_SET_ASIDE {
+            self.refusals = None;
+            self.set_aside(id, format!("the broker closed the connection each of the {n} times it was sent"));
+        }
+    }
+
+    /// Take one entry out of the outbox, with an event: never silently.
+    fn set_aside(&mut self, id: u64, reason: String) {
+        let Some((topic, size)) = self
+            .outbox
+            .get(id)
+            .map(|e| (e.topic.clone(), publish_size(e.topic.len(), e.payload.len())))
+        else {
+            return;
+        };
+        if self.outbox.remove(id) {
+            self.rec.dropped += 1;
+            self.emit(EventKind::OutboxRefused { topic, size, reason });
+            self.publish_outbox_len();
+        }
+    }
+
     fn after_outbox_removal(&mut self) {
         self.flushed += 1;
         if self.outbox.is_empty() {
@@ -625,6 +667,17 @@ impl Supervisor {
 
     /// Hand the outbox's unsent entries to the client, in order, as far as its channel takes them.
     fn flush_outbox(&mut self) {
+        let limit = self.cfg.max_packet_size;
+        let too_big: Vec<u64> = self
+            .outbox
+            .unsent()
+            .filter(|e| publish_size(e.topic.len(), e.payload.len()) > limit)
+            .map(|e| e.id)
+            .collect();
+        for id in too_big {
+            // Queued before the limit was lowered: rumqttc would fail the connection on it.
+            self.set_aside(id, format!("over the profile's max_packet_size of {limit} bytes"));
+        }
         let Some(c) = &self.conn else { return };
         let mut sent = Vec::new();
         let mut full = false;
@@ -665,6 +718,9 @@ impl Supervisor {
             if self.down_since.is_none() {
                 self.down_since = Some(now);
             }
+        }
+        if self.mode == Mode::Connected && self.unproven_since.is_some() && matches!(err, LinkError::Closed) {
+            self.count_refusal();
         }
         // Whatever was on the wire is sent again after the next CONNACK.
         self.reset_link_tracking();

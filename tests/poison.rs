@@ -110,3 +110,34 @@ async fn a_retained_oversized_message_is_skipped_on_every_subscribe_without_a_re
     assert_eq!(ev.count("connection_interrupted"), 0, "{:?}", ev.names());
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_publish_the_broker_refuses_is_set_aside_not_replayed_forever() {
+    // Mosquitto disconnects a client whose packet is over its max_packet_size.
+    let broker = Broker::start(BrokerOptions {
+        extra: "max_packet_size 2048\n".into(),
+        ..Default::default()
+    });
+    let topic = unique("refused");
+    let observer = Observer::start(broker.port, &topic);
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
+    let mut cfg = fast_config(proxy.port);
+    cfg.reconnect.stable_after = Duration::from_secs(2);
+    let (h, mut ev) = start(cfg);
+    ev.wait_name("connected", T).await;
+    let t0 = std::time::Instant::now();
+    let since = proxy.connections();
+    h.publish(&topic, "x".repeat(4096), 1, false).await.expect("queued");
+    h.publish(&topic, "ok", 1, false).await.expect("queued");
+    let refused = ev.wait_name("outbox_refused", Duration::from_secs(20)).await;
+    let EventKind::OutboxRefused { topic: t, size, .. } = &refused.kind else {
+        unreachable!()
+    };
+    assert_eq!(t, &topic);
+    assert!(*size > 4096, "{size}");
+    assert_eq!(observer.wait_lines(1, T).await, ["ok"], "the queue behind it flows");
+    let connects = proxy.connections() - since;
+    assert!(connects <= 4, "{connects} CONNECTs in {:?}", t0.elapsed());
+    ev.wait_name("recovered", T).await;
+    h.stop().await;
+}

@@ -108,6 +108,8 @@ export function describeEvent(e: EventKind): { text: string; tone: "ok" | "busy"
     case "outbox_flushed": return { text: `Sent ${e.count} queued message${e.count === 1 ? "" : "s"}`, tone: "ok" };
     case "outbox_expired": return { text: `${e.count} queued message${e.count === 1 ? "" : "s"} expired`, tone: "bad" };
     case "outbox_dropped": return { text: `${e.count} queued message${e.count === 1 ? "" : "s"} dropped: ${e.reason}`, tone: "bad" };
+    case "outbox_refused":
+      return { text: `A queued ${kib(e.size)} message to ${e.topic} was set aside: ${e.reason}`, tone: "bad" };
     case "outbox_set_aside":
       return { text: `The outbox file could not be read (${e.reason}); kept as ${e.path}, a fresh one started`, tone: "bad" };
     case "stale": return { text: `Nothing on ${e.topic} for ${duration(e.silent_for_ms)}`, tone: "busy" };
