@@ -62,7 +62,28 @@ impl SecretService {
             stdin.write_all(b"keyring-test-unlock").expect("unlock password written");
         }
         let _ = gk.wait();
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        // The daemon forks and answers before the login keyring is created and unlocked; a store
+        // made before then fails ("result not returned from SS API"), as it did once under CI's
+        // load. Wait until the default collection says it is unlocked.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let out = Command::new("dbus-send")
+                .args(["--session", "--print-reply", "--dest=org.freedesktop.secrets"])
+                .args(["/org/freedesktop/secrets/aliases/default", "org.freedesktop.DBus.Properties.Get"])
+                .args(["string:org.freedesktop.Secret.Collection", "string:Locked"])
+                .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+                .output()
+                .expect("dbus-send runs (apt-get install dbus)");
+            if String::from_utf8_lossy(&out.stdout).contains("boolean false") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "gnome-keyring's login keyring is not unlocked after 20 s: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         Self {
             address: bus.address.clone(),
             bus,
