@@ -18,7 +18,8 @@
 //! - [`faultproxy`]: a TCP proxy that misbehaves on demand (the demo's fault switch, the tests).
 //! - [`diagnostics`]: counters and timings, exportable as JSON.
 //! - [`credentials`]: the `CredentialSource` trait, static and OS-keychain sources.
-//! - [`profiles`]: the profile file shared by the CLI and the desktop app.
+//! - [`profiles`]: the profile file shared by the CLI and the desktop app; [`paths`]: where its
+//!   files and each profile's outbox live.
 //! - [`triggers`]: OS signals that beat any timer: network back, wake from sleep.
 //! - [`navien`]: the Navien NWP500 message shapes (topics, commands, envelopes, status).
 //! - [`demo`]: the embedded demo: rumqttd, a simulated water heater, a fault switch.
@@ -37,6 +38,7 @@ pub mod handle;
 pub mod machine;
 pub mod navien;
 pub mod outbox;
+pub mod paths;
 pub mod policy;
 pub mod present;
 pub mod profiles;

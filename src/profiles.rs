@@ -11,58 +11,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use crate::paths::Paths;
+
 /// The file name inside the config dir.
 pub const FILE_NAME: &str = "profiles.toml";
-
-/// Where Tether keeps its files. `TETHER_CONFIG_DIR` and `TETHER_DATA_DIR` override the platform
-/// defaults (tests, portable installs).
-#[derive(Debug, Clone)]
-pub struct Paths {
-    pub config_dir: PathBuf,
-    pub data_dir: PathBuf,
-}
-
-impl Paths {
-    pub fn from_env() -> Result<Self, ProfileError> {
-        let dirs = directories::ProjectDirs::from("", "", "Tether");
-        let pick = |var: &str, default: Option<PathBuf>| -> Result<PathBuf, ProfileError> {
-            std::env::var_os(var)
-                .map(PathBuf::from)
-                .or(default)
-                .ok_or_else(|| ProfileError::NoHome(format!("no home directory to put Tether's files in; set {var}")))
-        };
-        Ok(Self {
-            config_dir: pick("TETHER_CONFIG_DIR", dirs.as_ref().map(|d| d.config_dir().to_path_buf()))?,
-            data_dir: pick("TETHER_DATA_DIR", dirs.as_ref().map(|d| d.data_dir().to_path_buf()))?,
-        })
-    }
-
-    pub fn profiles_file(&self) -> PathBuf {
-        self.config_dir.join(FILE_NAME)
-    }
-
-    /// The outbox database of a profile.
-    pub fn outbox(&self, key: &str) -> PathBuf {
-        self.data_dir.join("outbox").join(format!("{}.redb", sanitize(key)))
-    }
-
-    /// The last diagnostics a running `tether watch` wrote for a profile.
-    pub fn diagnostics(&self, profile: &str) -> PathBuf {
-        self.data_dir.join("diag").join(format!("{}.json", sanitize(profile)))
-    }
-}
-
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -187,7 +139,7 @@ impl Profile {
         c.recovery = self.recovery.clone();
         c.outbox = self.outbox.clone();
         c.tls = self.tls.clone();
-        c.outbox_path = Some(paths.outbox(name));
+        c.outbox_path = Some(paths.profile_outbox(name));
         c.validate()?;
         Ok(c)
     }

@@ -308,3 +308,38 @@ fn pub_does_not_consume_the_profiles_persistent_session() {
     );
     assert_eq!(w.stop(), 0);
 }
+
+/// M7: a profile's queued publishes go with it; a new profile of the same name starts empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_profile_removes_its_outbox() {
+    let broker_a = Broker::start(BrokerOptions::default());
+    let broker_b = Broker::start(BrokerOptions::default());
+    let proxy = FaultProxy::start(broker_a.port).await.expect("fault proxy on loopback");
+    proxy.set(Mode::Refuse);
+    let topic = unique("removed");
+    let observer_b = Observer::start(broker_b.port, &topic);
+    let home = tempfile::tempdir().unwrap();
+    let ok = |args: &[&str]| {
+        let o = tether(home.path()).args(args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    ok(&["profile", "add", "p", &format!("mqtt://127.0.0.1:{}", proxy.port)]);
+    let out = tether(home.path())
+        .args(["pub", "--profile", "p", &topic, "for-a", "--timeout", "0.5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "queued: {}", String::from_utf8_lossy(&out.stderr));
+    let removed = ok(&["profile", "remove", "p"]);
+    assert!(removed.contains("its outbox"), "{removed}");
+    ok(&["profile", "add", "p", &format!("mqtt://127.0.0.1:{}", broker_b.port)]);
+    let w = Watch::spawn({
+        let mut c = tether(home.path());
+        c.args(["watch", "--profile", "p", "--json"]);
+        c
+    });
+    w.wait_event("connected", Duration::from_secs(10));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(observer_b.lines().is_empty(), "broker B got A's message: {:?}", observer_b.lines());
+    assert_eq!(w.stop(), 0);
+}

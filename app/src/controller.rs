@@ -328,13 +328,11 @@ impl Controller {
 
     /// Move (or, with `to: None`, delete) a profile's outbox file; its link must be stopped.
     fn move_outbox(&self, from: &str, to: Option<&str>) {
-        let old = self.paths.outbox(from);
-        if !old.exists() {
-            return;
-        }
+        let old = self.paths.profile_outbox(from);
         let r = match to {
+            Some(_) if !old.exists() => return,
             Some(to) => std::fs::rename(&old, self.paths.outbox(to)),
-            None => std::fs::remove_file(&old),
+            None => self.paths.remove_profile_files(from).map(|_| ()),
         };
         if let Err(e) = r {
             tracing::warn!(path = %old.display(), error = %e, "outbox file not moved");

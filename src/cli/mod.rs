@@ -118,7 +118,7 @@ async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkCo
             let mut cfg = LinkConfig::new("url", url)?;
             if let Some(id) = &t.client_id {
                 // A stable client id makes the outbox worth keeping across runs.
-                cfg.outbox_path = Some(paths.outbox(&format!("url-{id}")));
+                cfg.outbox_path = Some(paths.url_outbox(id));
             }
             let user = t.username.clone().or(cfg.broker.username.clone());
             (cfg, user, None)
@@ -452,7 +452,16 @@ async fn profile(c: ProfileCmd, paths: &Paths) -> Result<(), CliError> {
             })?;
             let acct = account(&name, "password");
             let _ = tokio::task::spawn_blocking(move || OsKeychain.delete(&acct)).await;
-            println!("removed profile {name}");
+            match paths.remove_profile_files(&name) {
+                Ok(true) => println!("removed profile {name}, and its outbox (publishes still queued for its broker)"),
+                Ok(false) => println!("removed profile {name}"),
+                Err(e) => {
+                    return Err(CliError::Runtime(format!(
+                        "removed profile {name}, but its outbox {} could not be deleted: {e}; delete it before adding a profile of the same name",
+                        paths.outbox(&name).display()
+                    )))
+                }
+            }
             Ok(())
         }
     }
