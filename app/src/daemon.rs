@@ -112,13 +112,38 @@ pub fn window_program() -> Option<PathBuf> {
     Some(exe.with_file_name("tether-desktop"))
 }
 
-/// Bind the socket, unless a live tray process already answers on it.
-async fn listen(dir: &Path) -> Result<(UnixListener, PathBuf), DaemonError> {
+/// Bind the socket, unless another tray process runs. Who runs is decided by an exclusive lock
+/// on `tether.lock` in the runtime directory, held for the life of the process (the kernel drops
+/// it when the process ends, however it ends): two started at once cannot both pass a "nobody
+/// answers on the socket" check and then replace each other's socket. Only the holder touches
+/// the socket. The returned file holds the lock.
+async fn listen(dir: &Path) -> Result<(UnixListener, PathBuf, std::fs::File), DaemonError> {
     wire::prepare_dir(dir).map_err(|source| DaemonError::RuntimeDir {
         dir: dir.to_path_buf(),
         source,
     })?;
     let path = wire::socket_path(dir);
+    let lock_path = dir.join("tether.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| DaemonError::RuntimeDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(DaemonError::AlreadyRunning(path)),
+        Err(std::fs::TryLockError::Error(source)) => {
+            return Err(DaemonError::RuntimeDir {
+                dir: dir.to_path_buf(),
+                source,
+            })
+        }
+    }
+    // A tray process of a version before the lock may still answer on the socket.
     if UnixStream::connect(&path).await.is_ok() {
         return Err(DaemonError::AlreadyRunning(path));
     }
@@ -132,12 +157,12 @@ async fn listen(dir: &Path) -> Result<(UnixListener, PathBuf), DaemonError> {
         path: path.clone(),
         source,
     })?;
-    Ok((listener, path))
+    Ok((listener, path, lock))
 }
 
 /// Run the tray process until Quit (or SIGTERM / SIGINT).
 pub async fn run(paths: Paths, runtime_dir: &Path) -> Result<(), DaemonError> {
-    let (listener, socket) = listen(runtime_dir).await?;
+    let (listener, socket, _lock) = listen(runtime_dir).await?;
     let hub = Arc::new(Hub {
         events: broadcast::channel(256).0,
         windows: AtomicUsize::new(0),
