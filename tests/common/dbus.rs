@@ -4,17 +4,42 @@
 
 use std::process::{Command, Stdio};
 
-/// A private session bus (`dbus-daemon --session`).
+/// A private session bus: `dbus-daemon` with a session bus's rules but no service directories.
+/// The system's session config would D-Bus-activate services on first call, and a call to
+/// `org.freedesktop.secrets` made before our gnome-keyring had claimed the name then started a
+/// second one, with the real HOME and no unlocked keyring (CI failed on it twice: "result not
+/// returned from SS API", then "no collection/login"). Here nothing is activated: whoever the
+/// test starts is who answers.
 pub struct DBusSession {
     pid: u32,
     /// The bus address, for `DBUS_SESSION_BUS_ADDRESS`.
     pub address: String,
+    _conf: tempfile::TempDir,
 }
+
+const BUS_CONFIG: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>unix:tmpdir=/tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#;
 
 impl DBusSession {
     pub fn start() -> Self {
+        let conf = tempfile::tempdir().expect("temp dir");
+        let file = conf.path().join("session.conf");
+        std::fs::write(&file, BUS_CONFIG).expect("bus config");
         let out = Command::new("dbus-daemon")
-            .args(["--session", "--fork", "--print-address=1", "--print-pid=1"])
+            .arg(format!("--config-file={}", file.display()))
+            .args(["--fork", "--print-address=1", "--print-pid=1"])
             .output()
             .expect("dbus-daemon runs (apt-get install dbus)");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -22,7 +47,7 @@ impl DBusSession {
         let mut it = text.lines();
         let address = it.next().expect("address").trim().to_string();
         let pid: u32 = it.next().expect("pid").trim().parse().expect("pid number");
-        Self { pid, address }
+        Self { pid, address, _conf: conf }
     }
 }
 
@@ -62,9 +87,8 @@ impl SecretService {
             stdin.write_all(b"keyring-test-unlock").expect("unlock password written");
         }
         let _ = gk.wait();
-        // The daemon forks and answers before the login keyring is created and unlocked; a store
-        // made before then fails ("result not returned from SS API"), as it did once under CI's
-        // load. Wait until the default collection says it is unlocked.
+        // The daemon forks, and claims its bus name and unlocks the login keyring a moment later:
+        // wait until the default collection says it is unlocked (no activation can answer first).
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
             let out = Command::new("dbus-send")
