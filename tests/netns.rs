@@ -21,34 +21,15 @@ fn the_network_coming_back_beats_the_backoff_timer() {
     let dir = tempfile::tempdir().unwrap();
     let _broker = net.broker(dir.path());
 
-    let mut cmd = Command::new("ip");
-    cmd.args([
-        "netns",
-        "exec",
-        &net.client_ns,
-        env!("CARGO_BIN_EXE_tether"),
-        "watch",
-        "mqtt://10.77.0.1:1883",
-        "--json",
-    ])
-    .args(["--sub", "t/#", "--keepalive", "2", "--connect-timeout", "2"])
     // A long backoff: only the network trigger can bring the link back within the test.
-    .args([
-        "--initial-reconnect-delay",
-        "30",
-        "--max-reconnect-delay",
-        "30",
-        "--stable-after",
-        "0.5",
-    ])
-    .env("TETHER_DATA_DIR", dir.path().join("data"))
-    .env("TETHER_CONFIG_DIR", dir.path().join("config"));
-    let w = Watch::spawn(cmd);
+    let extra = ["--keepalive", "2", "--initial-reconnect-delay", "30", "--max-reconnect-delay", "30"];
+    let w = watch_in_client(&net, dir.path(), &extra);
     w.wait_event("connected", Duration::from_secs(10));
     // if-watch reports the addresses that already exist during its first second; let it settle.
     std::thread::sleep(Duration::from_millis(1500));
 
-    // The client host loses its address: the link is dead (found by keepalive) and attempts fail.
+    // The client host loses its address: the link is dead (the probe after the change finds it)
+    // and attempts fail.
     net.client_address_gone();
     w.wait_event("connection_interrupted", Duration::from_secs(10));
     w.wait_event("reconnecting", Duration::from_secs(10));
@@ -73,8 +54,7 @@ fn the_network_coming_back_beats_the_backoff_timer() {
     let _ = w.stop();
 }
 
-/// `tether watch` in the client host, keepalive 30 s: a dead path would be found only after up to
-/// 45 s by the keepalive watchdog.
+/// `tether watch` in the client host against the broker host, with `extra` flags.
 fn watch_in_client(net: &Net, dir: &std::path::Path, extra: &[&str]) -> Watch {
     let mut cmd = Command::new("ip");
     cmd.args([
@@ -86,16 +66,7 @@ fn watch_in_client(net: &Net, dir: &std::path::Path, extra: &[&str]) -> Watch {
         "mqtt://10.77.0.1:1883",
         "--json",
     ])
-    .args([
-        "--sub",
-        "t/#",
-        "--keepalive",
-        "30",
-        "--connect-timeout",
-        "2",
-        "--stable-after",
-        "0.5",
-    ])
+    .args(["--sub", "t/#", "--connect-timeout", "2", "--stable-after", "0.5"])
     .args(extra)
     .env("TETHER_DATA_DIR", dir.join("data"))
     .env("TETHER_CONFIG_DIR", dir.join("config"));
@@ -107,7 +78,8 @@ fn a_network_change_while_connected_finds_a_dead_path_within_seconds() {
     let net = Net::new();
     let dir = tempfile::tempdir().unwrap();
     let _broker = net.broker(dir.path());
-    let w = watch_in_client(&net, dir.path(), &[]);
+    // Keepalive 30 s: the watchdog alone would find a dead path only after up to 45 s.
+    let w = watch_in_client(&net, dir.path(), &["--keepalive", "30"]);
     w.wait_event("connected", Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(1500));
 

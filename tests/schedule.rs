@@ -9,9 +9,8 @@ use tether::event::EventKind;
 use tether::policy::RecoveryStrategy;
 use tokio::time::Instant;
 
-#[tokio::test(start_paused = true)]
-async fn the_supervisor_waits_exactly_the_policy_delays_in_virtual_time() {
-    let port = common::broker::free_port();
+/// The design's schedule without jitter, shortened to 4 tier-1 attempts and 3 recovery cycles.
+fn design_schedule(port: u16) -> tether::LinkConfig {
     let mut cfg = common::fast_config(port);
     cfg.reconnect.jitter = false;
     cfg.reconnect.initial_reconnect_delay = Duration::from_secs(1);
@@ -21,6 +20,12 @@ async fn the_supervisor_waits_exactly_the_policy_delays_in_virtual_time() {
     cfg.recovery.initial_recovery_delay = Duration::from_secs(60);
     cfg.recovery.max_recovery_delay = Duration::from_secs(300);
     cfg.recovery.max_recovery_attempts = 3;
+    cfg
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_supervisor_waits_exactly_the_policy_delays_in_virtual_time() {
+    let cfg = design_schedule(common::broker::free_port());
     let t0 = Instant::now();
     let (h, mut ev) = common::start(cfg);
     ev.wait_name("gave_up", Duration::from_secs(3600)).await;
@@ -75,15 +80,7 @@ async fn connack_then_close() -> (u16, std::sync::Arc<std::sync::atomic::AtomicU
 #[tokio::test(start_paused = true)]
 async fn a_link_dropped_right_after_every_connack_escalates() {
     let (port, connects) = connack_then_close().await;
-    let mut cfg = common::fast_config(port);
-    cfg.reconnect.jitter = false;
-    cfg.reconnect.initial_reconnect_delay = Duration::from_secs(1);
-    cfg.reconnect.max_reconnect_delay = Duration::from_secs(120);
-    cfg.reconnect.max_reconnect_attempts = 4;
-    cfg.recovery.strategy = RecoveryStrategy::Backoff;
-    cfg.recovery.initial_recovery_delay = Duration::from_secs(60);
-    cfg.recovery.max_recovery_delay = Duration::from_secs(300);
-    cfg.recovery.max_recovery_attempts = 3;
+    let mut cfg = design_schedule(port);
     cfg.reconnect.stable_after = Duration::from_secs(10);
     let (h, mut ev) = common::start(cfg);
     // Tier 1 (1 + 2 + 4 + 8 s) and three recovery cycles (60 + 120 + 240 s) fit in 10 minutes.
