@@ -10,32 +10,6 @@ use tether::event::EventKind;
 
 const T: Duration = Duration::from_secs(15);
 
-/// Publish `payload` from a file with Debian's `mosquitto_pub` (too big for a command line).
-fn mosquitto_pub_file(port: u16, topic: &str, payload: &[u8], qos: u8, retain: bool) {
-    let f = tempfile::NamedTempFile::new().expect("temp file");
-    std::fs::write(f.path(), payload).expect("write payload");
-    let mut c = std::process::Command::new("mosquitto_pub");
-    c.args([
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "-t",
-        topic,
-        "-q",
-        &qos.to_string(),
-        "-f",
-    ])
-    .arg(f.path());
-    if retain {
-        c.arg("-r");
-    }
-    assert!(
-        c.status().expect("mosquitto_pub runs").success(),
-        "mosquitto_pub failed for {topic}"
-    );
-}
-
 #[tokio::test]
 async fn an_oversized_queued_message_does_not_trap_the_link() {
     let broker = Broker::start(BrokerOptions {

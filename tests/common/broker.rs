@@ -29,6 +29,22 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// Set `user`'s password in a mosquitto password file (`create`: start a new file).
+fn passwd(file: &std::path::Path, user: &str, password: &str, create: bool) {
+    let mut c = Command::new("mosquitto_passwd");
+    c.arg("-b");
+    if create {
+        c.arg("-c");
+    }
+    let st = c
+        .arg(file)
+        .args([user, password])
+        .stdout(Stdio::null())
+        .status()
+        .expect("mosquitto_passwd runs");
+    assert!(st.success());
+}
+
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -59,14 +75,7 @@ impl Broker {
             None => conf.push_str("allow_anonymous true\n"),
             Some((user, password)) => {
                 let pw = dir.path().join("passwd");
-                let st = Command::new("mosquitto_passwd")
-                    .args(["-b", "-c"])
-                    .arg(&pw)
-                    .args([user, password])
-                    .stdout(Stdio::null())
-                    .status()
-                    .expect("mosquitto_passwd runs");
-                assert!(st.success());
+                passwd(&pw, user, password, true);
                 conf.push_str(&format!("allow_anonymous false\npassword_file {}\n", pw.display()));
             }
         }
@@ -122,15 +131,7 @@ impl Broker {
 
     /// Change (or add) a user's password and have the running broker reload it (SIGHUP).
     pub fn set_password(&self, user: &str, password: &str) {
-        let pw = self.dir.path().join("passwd");
-        let st = Command::new("mosquitto_passwd")
-            .arg("-b")
-            .arg(&pw)
-            .args([user, password])
-            .stdout(Stdio::null())
-            .status()
-            .expect("mosquitto_passwd runs");
-        assert!(st.success());
+        passwd(&self.dir.path().join("passwd"), user, password, false);
         if let Some(c) = &self.child {
             let _ = Command::new("kill").arg("-HUP").arg(c.id().to_string()).status();
         }

@@ -135,41 +135,42 @@ impl Events {
     }
 }
 
-/// Publish with Debian's `mosquitto_pub`: another, independent client.
+/// Debian's `mosquitto_pub` on `port`, `topic` and `qos`: another, independent client.
+fn mosquitto_pub_cmd(port: u16, topic: &str, qos: u8) -> std::process::Command {
+    let mut c = std::process::Command::new("mosquitto_pub");
+    c.args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", topic, "-q", &qos.to_string()]);
+    c
+}
+
+/// Publish one message with `mosquitto_pub`.
 pub fn mosquitto_pub(port: u16, topic: &str, payload: &str, qos: u8) {
-    let st = std::process::Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-t",
-            topic,
-            "-m",
-            payload,
-            "-q",
-            &qos.to_string(),
-        ])
+    let st = mosquitto_pub_cmd(port, topic, qos)
+        .args(["-m", payload])
         .status()
         .expect("mosquitto_pub runs");
     assert!(st.success(), "mosquitto_pub failed for {topic}");
 }
 
+/// Publish `payload` from a file with `mosquitto_pub` (too big for a command line).
+pub fn mosquitto_pub_file(port: u16, topic: &str, payload: &[u8], qos: u8, retain: bool) {
+    let f = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(f.path(), payload).expect("write payload");
+    let mut c = mosquitto_pub_cmd(port, topic, qos);
+    c.arg("-f").arg(f.path());
+    if retain {
+        c.arg("-r");
+    }
+    assert!(
+        c.status().expect("mosquitto_pub runs").success(),
+        "mosquitto_pub failed for {topic}"
+    );
+}
+
 /// Publish many messages through one `mosquitto_pub` connection (one line of stdin each).
 pub fn mosquitto_pub_lines(port: u16, topic: &str, lines: &[String], qos: u8) {
     use std::io::Write;
-    let mut child = std::process::Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-t",
-            topic,
-            "-l",
-            "-q",
-            &qos.to_string(),
-        ])
+    let mut child = mosquitto_pub_cmd(port, topic, qos)
+        .arg("-l")
         .stdin(std::process::Stdio::piped())
         .spawn()
         .expect("mosquitto_pub runs");
