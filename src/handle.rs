@@ -3,6 +3,7 @@
 
 use crate::config::{validate_filter, validate_topic, LinkConfig, PeriodicRequest, Subscription};
 use crate::credentials::CredentialSource;
+use crate::delivery::{Consumer, Outlet, CONSUMER_BUDGET};
 use crate::diagnostics::Diagnostics;
 use crate::error::{ConfigError, PublishError, SubscribeError};
 use crate::event::LinkEvent;
@@ -91,6 +92,23 @@ impl Link {
         cfg: LinkConfig,
         creds: Arc<dyn CredentialSource>,
     ) -> Result<(LinkHandle, broadcast::Receiver<LinkEvent>), StartError> {
+        let (h, rx, _) = Self::launch(cfg, creds, None)?;
+        Ok((h, rx))
+    }
+
+    /// Start with a [`Consumer`] that gets every event in order and must acknowledge each
+    /// delivery: an inbound QoS 1 message is acknowledged to the broker only then, and a slow
+    /// consumer slows the link instead of losing messages (see [`crate::delivery`]).
+    pub fn start_consumed(cfg: LinkConfig, creds: Arc<dyn CredentialSource>) -> Result<(LinkHandle, Consumer), StartError> {
+        let (h, _, consumer) = Self::launch(cfg, creds, Some(CONSUMER_BUDGET))?;
+        Ok((h, consumer.expect("a consumer was asked for")))
+    }
+
+    fn launch(
+        cfg: LinkConfig,
+        creds: Arc<dyn CredentialSource>,
+        budget: Option<usize>,
+    ) -> Result<(LinkHandle, broadcast::Receiver<LinkEvent>, Option<Consumer>), StartError> {
         cfg.validate()?;
         let (outbox, corrupt) = Outbox::open(cfg.outbox_path.as_deref(), cfg.outbox.clone())?;
         for id in &corrupt {
@@ -101,8 +119,16 @@ impl Link {
         let (outbox_tx, outbox_rx) = watch::channel(outbox.len());
         let (events, first_rx) = broadcast::channel(EVENT_CAPACITY);
         let cancel = CancellationToken::new();
-        let sup = Supervisor::new(cfg, creds, outbox, state_tx, events.clone(), outbox_tx).reporting_unreadable(corrupt.len());
-        tokio::spawn(sup.run(cmd_rx, cancel.clone()));
+        let (outlet, consumer, ack_rx) = match budget {
+            Some(b) => {
+                let (o, c, a) = Outlet::with_consumer(b);
+                (o, Some(c), a)
+            }
+            // Nothing is ever acknowledged through this channel.
+            None => (Outlet::none(), None, tokio::sync::mpsc::unbounded_channel().1),
+        };
+        let sup = Supervisor::new(cfg, creds, outbox, state_tx, events.clone(), outbox_tx, outlet).reporting_unreadable(corrupt.len());
+        tokio::spawn(sup.run(cmd_rx, ack_rx, cancel.clone()));
         let handle = LinkHandle {
             cmd_tx,
             state: state_rx,
@@ -110,7 +136,7 @@ impl Link {
             outbox_len: outbox_rx,
             cancel,
         };
-        Ok((handle, first_rx))
+        Ok((handle, first_rx, consumer))
     }
 }
 

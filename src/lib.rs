@@ -14,6 +14,7 @@
 //! - [`config`]: a validated link configuration: URL, transport, session, subscriptions.
 //! - [`transport`]: turning a [`config::LinkConfig`] into rumqttc options (TCP, TLS, WebSockets).
 //! - [`supervisor`]: the task that drives the event loop; [`handle`] is its cloneable front.
+//! - [`delivery`]: at least once to the consumer: ordered hand-over, acks after it, back-pressure.
 //! - [`outbox`]: the persisted queue of publishes made while offline.
 //! - [`faultproxy`]: a TCP proxy that misbehaves on demand (the demo's fault switch, the tests).
 //! - [`diagnostics`]: counters and timings, exportable as JSON.
@@ -29,6 +30,7 @@
 pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod delivery;
 pub mod demo;
 pub mod diagnostics;
 pub mod error;

@@ -9,6 +9,7 @@
 
 use crate::config::{LinkConfig, PeriodicRequest, Subscription};
 use crate::credentials::{CredentialError, CredentialSource};
+use crate::delivery::{room, AckToken, Offer, Outlet};
 use crate::diagnostics::Recorder;
 use crate::error::{classify, LinkError, PublishError};
 use crate::event::{EventKind, LinkEvent};
@@ -19,7 +20,7 @@ use crate::state::LinkState;
 use crate::transport::{mqtt_options, publish_size, REQUEST_CHANNEL};
 use bytes::Bytes;
 use chrono::Utc;
-use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, QoS, SubscribeReasonCode};
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, Publish, QoS, SubscribeReasonCode};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +40,10 @@ const REFUSALS_BEFORE_SET_ASIDE: u32 = 3;
 /// After a network change while connected, how long one round trip may take before the link
 /// counts as dead (instead of waiting up to 1.5 × keepalive to find out).
 const PROBE_WAIT: Duration = Duration::from_secs(3);
+
+/// After the consumer held the link up, how long a PINGREQ still has for its answer: the answer
+/// may be among the poll results not read meanwhile.
+const AFTER_BACKPRESSURE: Duration = Duration::from_secs(2);
 
 /// A poll result, tagged with the epoch of the `Go` it belongs to.
 type Polled = (u64, Result<Event, ConnectionError>);
@@ -163,6 +168,10 @@ pub(crate) struct Supervisor {
     /// CONNACK time of a connection that has not held for `stable_after` yet: the backoff resets,
     /// and the outage counts as recovered, only once it has.
     unproven_since: Option<Instant>,
+    /// Where events go to the link's consumer, if it has one (at least once to the consumer).
+    outlet: Outlet,
+    /// Consumer acknowledgements rumqttc's request channel had no room for yet, in order.
+    unsent_acks: VecDeque<AckToken>,
     next_tick: Instant,
 }
 
@@ -174,6 +183,7 @@ impl Supervisor {
         state_tx: watch::Sender<LinkState>,
         events: broadcast::Sender<LinkEvent>,
         outbox_len: watch::Sender<usize>,
+        outlet: Outlet,
     ) -> Self {
         let subs = cfg
             .subscriptions
@@ -233,6 +243,8 @@ impl Supervisor {
             ping_deadline: None,
             ping_silence: Duration::ZERO,
             unproven_since: None,
+            outlet,
+            unsent_acks: VecDeque::new(),
             next_tick: Instant::now() + TICK,
         }
     }
@@ -243,7 +255,12 @@ impl Supervisor {
         self
     }
 
-    pub(crate) async fn run(mut self, mut cmd_rx: mpsc::Receiver<Command>, cancel: CancellationToken) {
+    pub(crate) async fn run(
+        mut self,
+        mut cmd_rx: mpsc::Receiver<Command>,
+        mut ack_rx: mpsc::UnboundedReceiver<AckToken>,
+        cancel: CancellationToken,
+    ) {
         let (poll_tx, mut poll_rx) = mpsc::channel::<Polled>(1024);
         self.poll_tx = poll_tx;
         self.set_state(LinkState::Connecting);
@@ -264,38 +281,110 @@ impl Supervisor {
         self.attempt(true, false).await;
         loop {
             let deadline = self.next_deadline();
+            let backed_up = self.outlet.backed_up();
+            let want = self.outlet.wanted();
             tokio::select! {
                 biased;
                 // Stop: DISCONNECT, flush, done.
                 _ = cancel.cancelled() => break,
                 // A command from a handle. Pause needs the poll results to see DISCONNECT out.
                 cmd = cmd_rx.recv() => match cmd {
-                    Some(Command::Pause) => self.pause(&mut poll_rx).await,
+                    Some(Command::Pause) => self.pause(&mut poll_rx, &mut ack_rx).await,
                     Some(c) => self.on_command(c).await,
                     None => break,
                 },
                 // Backoff timers, keepalive and stale watchdogs, periodic requests, housekeeping:
                 // before the poll results, so a flood of messages cannot starve them.
                 _ = sleep_until(deadline) => self.on_timer().await,
-                // What the event loop produced, for the current attempt only.
-                Some((epoch, r)) = poll_rx.recv() => {
+                // The consumer has taken messages: now the broker may forget them.
+                Some(t) = ack_rx.recv() => self.on_acks(t, &mut ack_rx),
+                // The consumer made room: hand over what waited, then read the connection again.
+                permit = room(want), if backed_up => {
+                    self.outlet.resume(permit);
+                    if !self.outlet.backed_up() {
+                        let at = Instant::now() + AFTER_BACKPRESSURE;
+                        self.ping_deadline = self.ping_deadline.map(|d| d.max(at));
+                    }
+                }
+                // What the event loop produced, for the current attempt only. Not read while the
+                // consumer holds events back: the poller waits, the TCP window closes, the broker
+                // keeps the rest.
+                Some((epoch, r)) = poll_rx.recv(), if !backed_up => {
                     if epoch == self.epoch {
                         self.on_polled(r).await;
                     }
                 }
             }
         }
-        self.shutdown(&mut poll_rx).await;
+        self.shutdown(&mut poll_rx, &mut ack_rx).await;
     }
 
     // ---- events and state -------------------------------------------------------------------
 
-    fn emit(&self, kind: EventKind) {
+    fn emit(&mut self, kind: EventKind) {
         if !matches!(kind, EventKind::Message { .. }) {
             tracing::info!(profile = %self.profile, event = kind.name(), "{kind:?}");
         }
-        // No receiver is fine: nobody is listening right now.
-        let _ = self.events.send(LinkEvent::new(self.profile.clone(), kind));
+        self.deliver(kind, None);
+    }
+
+    /// To the observers (who may skip) and to the consumer (who acknowledges `token`).
+    fn deliver(&mut self, kind: EventKind, token: Option<AckToken>) {
+        let ev = LinkEvent::new(self.profile.clone(), kind);
+        if !self.outlet.has_consumer() {
+            // No receiver is fine: nobody is listening right now.
+            let _ = self.events.send(ev);
+            if let Some(t) = token {
+                self.send_ack(t);
+            }
+            return;
+        }
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(ev.clone());
+        }
+        match self.outlet.offer(ev, token) {
+            Offer::AckNow(t) => self.send_ack(t),
+            Offer::Taken | Offer::Dropped => {}
+        }
+    }
+
+    /// Acknowledgements from the consumer: this one and whatever else is ready.
+    fn on_acks(&mut self, first: AckToken, rx: &mut mpsc::UnboundedReceiver<AckToken>) {
+        self.unsent_acks.push_back(first);
+        while self.unsent_acks.len() < 4096 {
+            match rx.try_recv() {
+                Ok(t) => self.unsent_acks.push_back(t),
+                Err(_) => break,
+            }
+        }
+        self.flush_acks();
+    }
+
+    fn send_ack(&mut self, t: AckToken) {
+        self.unsent_acks.push_back(t);
+        self.flush_acks();
+    }
+
+    /// Hand acknowledgements to rumqttc, in order, as far as its channel takes them. One for an
+    /// earlier connection is void: the broker sends that message again when the session resumes.
+    fn flush_acks(&mut self) {
+        while let Some(t) = self.unsent_acks.front().copied() {
+            if t.epoch != self.epoch || self.mode != Mode::Connected {
+                self.unsent_acks.pop_front();
+                continue;
+            }
+            let Some(c) = &self.conn else {
+                self.unsent_acks.clear();
+                return;
+            };
+            let mut p = Publish::new("", qos_of(t.qos), Vec::new());
+            p.pkid = t.pkid;
+            if c.client.try_ack(&p).is_err() {
+                // Full: retried after the next poll result, when the event loop has moved on.
+                return;
+            }
+            self.unsent_acks.pop_front();
+        }
     }
 
     fn set_state(&self, s: LinkState) {
@@ -402,6 +491,7 @@ impl Supervisor {
         self.in_flight.clear();
         self.subscribe_fifo.clear();
         self.sub_pkids.clear();
+        self.unsent_acks.clear();
         self.ping_deadline = None;
         self.unproven_since = None;
         for p in &mut self.periodic {
@@ -432,6 +522,9 @@ impl Supervisor {
         if self.flush_needed && self.mode == Mode::Connected {
             self.flush_outbox();
         }
+        if !self.unsent_acks.is_empty() {
+            self.flush_acks();
+        }
     }
 
     fn on_incoming(&mut self, p: Incoming) {
@@ -439,17 +532,26 @@ impl Supervisor {
             Incoming::ConnAck(ack) => self.on_connected(ack.session_present),
             Incoming::Publish(p) => {
                 self.rec.messages_in += 1;
+                // Acknowledged once the consumer has it (at once when the link has none).
+                let token = (p.qos != QoS::AtMostOnce).then_some(AckToken {
+                    epoch: self.epoch,
+                    pkid: p.pkid,
+                    qos: p.qos as u8,
+                });
                 // Read under the hard wire limit, refused here: rumqttc cannot skip a packet, and
                 // failing the connection would bring the same message back on every reconnect
-                // (a persistent session, a retained topic). rumqttc has acknowledged it already.
+                // (a persistent session, a retained topic). Its report carries the
+                // acknowledgement: the broker forgets it once the consumer has been told.
                 let size = p.size();
                 if size > self.cfg.max_packet_size {
                     self.rec.too_large += 1;
-                    self.emit(EventKind::MessageTooLarge {
+                    let kind = EventKind::MessageTooLarge {
                         topic: p.topic,
                         size,
                         limit: self.cfg.max_packet_size,
-                    });
+                    };
+                    tracing::info!(profile = %self.profile, event = kind.name(), "{kind:?}");
+                    self.deliver(kind, token);
                     return;
                 }
                 let now = Instant::now();
@@ -458,12 +560,15 @@ impl Supervisor {
                         s.last_msg = Some(now);
                     }
                 }
-                self.emit(EventKind::Message {
-                    topic: p.topic,
-                    payload: p.payload,
-                    qos: p.qos as u8,
-                    retain: p.retain,
-                });
+                self.deliver(
+                    EventKind::Message {
+                        topic: p.topic,
+                        payload: p.payload,
+                        qos: p.qos as u8,
+                        retain: p.retain,
+                    },
+                    token,
+                );
             }
             Incoming::PubAck(ack) => self.on_acked(ack.pkid),
             // QoS 2: once the broker has it (PUBREC), rumqttc completes the exchange.
@@ -845,7 +950,8 @@ impl Supervisor {
             if self.unproven_since.is_some_and(|t| now >= t + self.cfg.reconnect.stable_after) {
                 self.on_stable();
             }
-            if let Some(p) = self.ping_deadline {
+            // While the consumer holds the link up, the answer may be among the unread results.
+            if let Some(p) = self.ping_deadline.filter(|_| !self.outlet.backed_up()) {
                 if now >= p {
                     self.drop_connection();
                     self.on_failure(LinkError::DeadLink(self.ping_silence)).await;
@@ -873,6 +979,13 @@ impl Supervisor {
         }
         self.outbox.sync();
         if self.mode != Mode::Connected {
+            return;
+        }
+        if self.outlet.backed_up() {
+            // Data is waiting to be read: no subscription is silent.
+            for s in self.subs.values_mut() {
+                s.last_msg = Some(now);
+            }
             return;
         }
         let stale = self.subs.values_mut().find_map(|s| {
@@ -1083,8 +1196,12 @@ impl Supervisor {
 
     /// Send DISCONNECT and keep processing acknowledgements until it is written, bounded; then
     /// drop the connection.
-    async fn disconnect_gracefully(&mut self, poll_rx: &mut mpsc::Receiver<Polled>) {
+    async fn disconnect_gracefully(&mut self, poll_rx: &mut mpsc::Receiver<Polled>, ack_rx: &mut mpsc::UnboundedReceiver<AckToken>) {
         if self.mode == Mode::Connected {
+            // What the consumer has taken goes out before DISCONNECT (the same channel, in order).
+            if let Ok(t) = ack_rx.try_recv() {
+                self.on_acks(t, ack_rx);
+            }
             if let Some(c) = &self.conn {
                 let _ = c.client.try_disconnect();
             }
@@ -1107,22 +1224,22 @@ impl Supervisor {
         self.reset_link_tracking();
     }
 
-    async fn pause(&mut self, poll_rx: &mut mpsc::Receiver<Polled>) {
+    async fn pause(&mut self, poll_rx: &mut mpsc::Receiver<Polled>, ack_rx: &mut mpsc::UnboundedReceiver<AckToken>) {
         if self.mode == Mode::Paused {
             return;
         }
         if self.mode == Mode::Connected {
             self.rec.on_dropped(Instant::now(), "paused");
         }
-        self.disconnect_gracefully(poll_rx).await;
+        self.disconnect_gracefully(poll_rx, ack_rx).await;
         self.mode = Mode::Paused;
         self.down_since = None;
         self.set_state(LinkState::Paused);
         self.emit(EventKind::Paused);
     }
 
-    async fn shutdown(&mut self, poll_rx: &mut mpsc::Receiver<Polled>) {
-        self.disconnect_gracefully(poll_rx).await;
+    async fn shutdown(&mut self, poll_rx: &mut mpsc::Receiver<Polled>, ack_rx: &mut mpsc::UnboundedReceiver<AckToken>) {
+        self.disconnect_gracefully(poll_rx, ack_rx).await;
         self.conn = None;
         // Closed before `Stopped` is published: `LinkHandle::stop` returns on that state, and a
         // restart of the same profile opens this file next.

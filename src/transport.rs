@@ -47,7 +47,9 @@ pub fn mqtt_options(cfg: &LinkConfig, creds: &Credentials) -> Result<MqttOptions
         .set_request_channel_capacity(REQUEST_CHANNEL)
         // rumqttc resends its own pending list slowly by default; we replay from the outbox.
         .set_pending_throttle(std::time::Duration::ZERO)
-        .set_inflight(100);
+        .set_inflight(100)
+        // Inbound QoS 1 is acknowledged by the supervisor once its consumer has it.
+        .set_manual_acks(true);
     let username = creds.username.clone().or_else(|| b.username.clone());
     match (username, &creds.password) {
         (Some(u), Some(p)) => {

@@ -6,11 +6,12 @@ use crate::ipc::DeviceStatus;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tether::delivery::Consumer;
 use tether::event::{EventKind, LinkEvent};
 use tether::present::batch::{Batch, Batcher, Limits};
 use tether::present::notify::{Notification, NotifyPolicy, NotifySettings};
 use tether::{LinkHandle, LinkState};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// App event with a [`Batch`], at most ~10 a second.
@@ -47,7 +48,7 @@ fn is_device_reply(topic: &str) -> bool {
 pub fn spawn(
     sink: Arc<dyn Sink>,
     link: LinkHandle,
-    mut rx: broadcast::Receiver<LinkEvent>,
+    mut rx: Consumer,
     profile: String,
     mut notify_settings: watch::Receiver<NotifySettings>,
     device: DeviceSlot,
@@ -64,8 +65,10 @@ pub fn spawn(
         batcher.set_state(first);
         loop {
             tokio::select! {
+                // Every event in order; a QoS 1 message is acknowledged to the broker once taken
+                    // here (the window itself may skip: it shows batches).
                 ev = rx.recv() => match ev {
-                    Ok(ev) => {
+                    Some(tether::delivery::Delivery { event: ev, receipt }) => {
                         let now = tokio::time::Instant::now();
                         if let Some(n) = policy.on_event(&ev, now) {
                             sink.notify(&n);
@@ -93,10 +96,9 @@ pub fn spawn(
                             }
                         }
                         batcher.push(ev, now);
+                        rx.ack(receipt);
                     }
-                    // The UI skips what it could not keep up with; the link never waits for it.
-                    Err(broadcast::error::RecvError::Lagged(n)) => tracing::debug!(skipped = n, "bridge lagged"),
-                    Err(broadcast::error::RecvError::Closed) => return,
+                    None => return,
                 },
                 changed = states.changed() => {
                     if changed.is_err() {

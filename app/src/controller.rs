@@ -213,7 +213,7 @@ impl Controller {
         let (cfg, creds) = self.prepare(profile.as_deref()).await?;
         let mut active = self.active.lock().await;
         let previous = self.stop_active(&mut active).await;
-        match Link::start_subscribed(cfg.clone(), creds) {
+        match Link::start_consumed(cfg.clone(), creds) {
             Ok((h, rx)) => {
                 *active = Some(self.wire(profile, h, rx, cfg.reconnect, cfg.recovery));
                 Ok(())
@@ -226,7 +226,7 @@ impl Controller {
                 }
                 for fb in fallbacks {
                     if let Ok((c, cr)) = self.prepare(fb.as_deref()).await {
-                        if let Ok((h, rx)) = Link::start_subscribed(c.clone(), cr) {
+                        if let Ok((h, rx)) = Link::start_consumed(c.clone(), cr) {
                             *active = Some(self.wire(fb, h, rx, c.reconnect, c.recovery));
                             break;
                         }
@@ -241,7 +241,7 @@ impl Controller {
         &self,
         profile: Option<String>,
         link: LinkHandle,
-        rx: tokio::sync::broadcast::Receiver<tether::LinkEvent>,
+        rx: tether::delivery::Consumer,
         reconnect: ReconnectPolicy,
         recovery: RecoveryPolicy,
     ) -> Active {

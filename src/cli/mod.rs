@@ -194,40 +194,45 @@ async fn watch(a: WatchArgs, paths: &Paths) -> Result<(), CliError> {
             stale_after: None,
         });
     }
-    let (h, mut rx) = Link::start_subscribed(cfg, creds)?;
+    // At least once to whoever reads stdout: a QoS 1 message is acknowledged to the broker only
+    // once its line is written, and a slow reader slows the link instead of losing messages.
+    let (h, consumer) = Link::start_consumed(cfg, creds)?;
     spawn_os_triggers(vec![h.clone()], h.cancellation());
     let diag_path = a.target.profile.as_ref().map(|p| paths.diagnostics(p));
-    let mut out = output::Printer::new(a.json);
+    let json = a.json;
+    let mut writer = tokio::task::spawn_blocking(move || output::write_all(consumer, json));
+    let mut writer_done = false;
+    let mut states = h.watch_state();
     let mut diag_tick = tokio::time::interval(Duration::from_secs(2));
     let mut stop = Box::pin(shutdown_signal());
     let mut verdict = Ok(());
     loop {
         tokio::select! {
             _ = &mut stop => break,
-            ev = rx.recv() => match ev {
-                Ok(ev) => {
-                    out.event(&ev);
-                    if rx.is_empty() {
-                        out.flush();
-                    }
-                    if let Some(e) = exit_verdict(&h, &a.target) {
-                        verdict = Err(e);
-                        break;
-                    }
+            // Stdout closed (piped into `head`, the reader gone): nobody to deliver to.
+            _ = &mut writer => {
+                writer_done = true;
+                break;
+            }
+            changed = states.changed() => {
+                if changed.is_err() {
+                    break;
                 }
-                Err(RecvError::Lagged(n)) => eprintln!("tether: output too slow: skipped {n} events"),
-                Err(RecvError::Closed) => break,
-            },
+                if let Some(e) = exit_verdict(&h, &a.target) {
+                    verdict = Err(e);
+                    break;
+                }
+            }
             _ = diag_tick.tick(), if diag_path.is_some() => write_diag(&h, diag_path.as_deref()).await,
         }
     }
-    out.flush();
     write_diag(&h, diag_path.as_deref()).await;
     h.stop().await;
-    while let Ok(ev) = rx.try_recv() {
-        out.event(&ev);
+    if !writer_done {
+        // The link has stopped: the writer prints what is left (the last events) and returns.
+        // Bounded: a reader that never reads again must not keep us from exiting.
+        let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
     }
-    out.flush();
     verdict
 }
 

@@ -1,11 +1,17 @@
 //! How `tether watch` prints: one JSON object per line (`--json`), or one readable line per event.
 
+use crate::delivery::Consumer;
 use crate::event::{EventKind, LinkEvent};
 use std::io::Write;
+
+/// Deliveries written before one flush and one round of acknowledgements.
+const WRITE_BATCH: usize = 1024;
 
 pub struct Printer {
     json: bool,
     out: std::io::BufWriter<std::io::Stdout>,
+    /// A write failed (stdout closed): nothing written from here on reached anyone.
+    failed: bool,
 }
 
 impl Printer {
@@ -13,25 +19,55 @@ impl Printer {
         Self {
             json,
             out: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+            failed: false,
         }
     }
 
     pub fn event(&mut self, ev: &LinkEvent) {
-        // A closed stdout (piped into `head`) is not worth a panic; the link stops on its own.
-        let _ = if self.json {
+        // A closed stdout (piped into `head`) is not worth a panic: it is remembered.
+        let r = if self.json {
             writeln!(self.out, "{}", ev.to_json())
         } else {
             writeln!(self.out, "{}", human(ev))
         };
+        self.failed |= r.is_err();
     }
 
     /// A line of its own (human output only).
     pub fn line(&mut self, text: &str) {
-        let _ = writeln!(self.out, "{text}");
+        self.failed |= writeln!(self.out, "{text}").is_err();
     }
 
-    pub fn flush(&mut self) {
-        let _ = self.out.flush();
+    /// Everything written so far is in the kernel's hands: whether it all got there.
+    pub fn flush(&mut self) -> bool {
+        self.failed |= self.out.flush().is_err();
+        !self.failed
+    }
+}
+
+/// `tether watch`'s writer (blocking, on a thread of its own): every delivery printed in order, and
+/// acknowledged only once it is flushed to stdout. Returns when the link has stopped and all was
+/// written, or when stdout is closed (then the rest stays unacknowledged, for the broker to send
+/// again on the next run).
+pub fn write_all(mut consumer: Consumer, json: bool) {
+    let mut out = Printer::new(json);
+    let acker = consumer.acker();
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    while let Some(d) = consumer.blocking_recv() {
+        batch.push(d);
+        while batch.len() < WRITE_BATCH {
+            match consumer.try_recv() {
+                Some(d) => batch.push(d),
+                None => break,
+            }
+        }
+        for d in &batch {
+            out.event(&d.event);
+        }
+        if !out.flush() {
+            return;
+        }
+        acker.ack_all(batch.drain(..).map(|d| d.receipt));
     }
 }
 

@@ -9,21 +9,48 @@ use std::time::{Duration, Instant};
 pub struct Watch {
     child: Child,
     lines: Arc<Mutex<Vec<serde_json::Value>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Watch {
-    pub fn spawn(mut cmd: Command) -> Self {
+    pub fn spawn(cmd: Command) -> Self {
+        Self::spawn_stalling(cmd, None)
+    }
+
+    /// Like [`spawn`](Self::spawn), but once a line with event `after` is read, stdout is left
+    /// unread for `stall` (a slow consumer at the other end of the pipe), then read on.
+    pub fn spawn_stalling(mut cmd: Command, stall: Option<(&'static str, Duration)>) -> Self {
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("tether runs");
         let out = child.stdout.take().expect("stdout");
         let lines = Arc::new(Mutex::new(Vec::new()));
         let l = lines.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
+            let mut stall = stall;
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                let hold = stall.filter(|(after, _)| v["event"] == *after).map(|(_, d)| d);
                 l.lock().unwrap().push(v);
+                if let Some(d) = hold {
+                    stall = None;
+                    std::thread::sleep(d);
+                }
             }
         });
-        Self { child, lines }
+        Self {
+            child,
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    /// `kill -9`, then every line it had written before it died.
+    pub fn kill9(mut self) -> Vec<serde_json::Value> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        self.events()
     }
 
     /// Type a line on its stdin (spawned with `Stdio::piped()` stdin).
