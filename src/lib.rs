@@ -13,7 +13,8 @@
 //! - [`error`]: errors per layer, each saying whether it is retryable.
 //! - [`config`]: a validated link configuration: URL, transport, session, subscriptions.
 //! - [`transport`]: turning a [`config::LinkConfig`] into rumqttc options (TCP, TLS, WebSockets).
-//! - [`supervisor`]: the task that drives the event loop; [`handle`] is its cloneable front.
+//! - `link`: one link: the supervisor task that drives the event loop (its connection driver,
+//!   session bookkeeping and watchdogs beside it), and [`handle`], its cloneable front.
 //! - [`delivery`]: at least once to the consumer: ordered hand-over, acks after it, back-pressure.
 //! - [`outbox`]: the persisted queue of publishes made while offline.
 //! - [`faultproxy`]: a TCP proxy that misbehaves on demand (the demo's fault switch, the tests).
@@ -36,7 +37,7 @@ pub mod diagnostics;
 pub mod error;
 pub mod event;
 pub mod faultproxy;
-pub mod handle;
+mod link;
 pub mod machine;
 pub mod navien;
 pub mod outbox;
@@ -45,12 +46,12 @@ pub mod policy;
 pub mod present;
 pub mod profiles;
 pub mod state;
-mod supervisor;
 pub mod transport;
 pub mod triggers;
 
 pub use config::LinkConfig;
 pub use error::{ConfigError, LinkError, PublishError};
 pub use event::{EventKind, LinkEvent};
-pub use handle::{Link, LinkHandle};
+pub use link::handle;
+pub use link::handle::{Link, LinkHandle};
 pub use state::LinkState;

@@ -1,6 +1,9 @@
 //! The cloneable front of a running link: subscribe, publish, triggers, pause/resume, stop,
 //! diagnostics; state through `watch`, events through `broadcast`.
 
+use super::protocol::Command;
+pub use super::protocol::{PublishOutcome, Trigger};
+use super::supervisor::Supervisor;
 use crate::config::{validate_filter, validate_topic, LinkConfig, PeriodicRequest, Subscription};
 use crate::credentials::CredentialSource;
 use crate::delivery::{Consumer, Outlet, CONSUMER_BUDGET};
@@ -9,7 +12,6 @@ use crate::error::{ConfigError, PublishError, SubscribeError};
 use crate::event::LinkEvent;
 use crate::outbox::{Outbox, OutboxError};
 use crate::state::LinkState;
-use crate::supervisor::Supervisor;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,56 +20,6 @@ use tokio_util::sync::CancellationToken;
 
 /// Events a slow reader may fall behind by before it sees `Lagged`.
 const EVENT_CAPACITY: usize = 8192;
-
-/// Something that beats any backoff timer: an attempt at once, and the backoff starts over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// The user pressed Retry now.
-    RetryNow,
-    /// The OS reports a network address or interface came up.
-    NetworkChanged,
-    /// The machine woke from sleep.
-    Woke,
-    /// New credentials were stored: the next attempt uses them.
-    CredentialsChanged,
-}
-
-impl Trigger {
-    pub fn name(self) -> &'static str {
-        match self {
-            Trigger::RetryNow => "retry_now",
-            Trigger::NetworkChanged => "network_changed",
-            Trigger::Woke => "woke",
-            Trigger::CredentialsChanged => "credentials_changed",
-        }
-    }
-}
-
-/// What became of a publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PublishOutcome {
-    /// Handed to the connection (QoS ≥ 1 stays in the outbox until acknowledged).
-    Sent,
-    /// Offline: persisted in the outbox; `queued` messages wait in all.
-    Queued { queued: usize },
-}
-
-pub(crate) enum Command {
-    Subscribe(Subscription, oneshot::Sender<()>),
-    Unsubscribe(String, oneshot::Sender<bool>),
-    Publish {
-        topic: String,
-        payload: Bytes,
-        qos: u8,
-        retain: bool,
-        reply: oneshot::Sender<Result<PublishOutcome, PublishError>>,
-    },
-    AddPeriodic(PeriodicRequest),
-    Trigger(Trigger),
-    Pause,
-    Resume,
-    Diagnostics(oneshot::Sender<Diagnostics>),
-}
 
 /// Why a link could not start.
 #[derive(Debug, thiserror::Error)]
@@ -127,8 +79,9 @@ impl Link {
             // Nothing is ever acknowledged through this channel.
             None => (Outlet::none(), None, tokio::sync::mpsc::unbounded_channel().1),
         };
-        let sup = Supervisor::new(cfg, creds, outbox, state_tx, events.clone(), outbox_tx, outlet).reporting_unreadable(corrupt.len());
-        tokio::spawn(sup.run(cmd_rx, ack_rx, cancel.clone()));
+        let sup =
+            Supervisor::new(cfg, creds, outbox, state_tx, events.clone(), outbox_tx, outlet, ack_rx).reporting_unreadable(corrupt.len());
+        tokio::spawn(sup.run(cmd_rx, cancel.clone()));
         let handle = LinkHandle {
             cmd_tx,
             state: state_rx,

@@ -2,30 +2,29 @@
 //! everything rumqttc leaves to us: backoff, the two recovery tiers, triggers, restoring
 //! subscriptions, the outbox, periodic requests, the dead-link and stale-data watchdogs.
 //!
-//! The event loop is polled in its own task ([`poller`]) so that a slow connect is never cancelled
-//! by a command arriving meanwhile; the supervisor tells it when to connect (`Go`) and when to drop
-//! the connection (`Drop`). Every poller carries a generation number: results of a replaced client
-//! are ignored.
+//! The client and its poller are in [`super::connection`]; this file decides when to connect,
+//! what a failure means, and keeps the bookkeeping in step with what rumqttc reports.
 
-use crate::config::{LinkConfig, PeriodicRequest, Subscription};
+use super::connection::Driver;
+use super::protocol::{Command, PublishOutcome, Trigger};
+use super::session::{Session, Written};
+use crate::config::{LinkConfig, PeriodicRequest};
 use crate::credentials::{CredentialError, CredentialSource};
 use crate::delivery::{room, AckToken, Offer, Outlet};
 use crate::diagnostics::Recorder;
 use crate::error::{classify, LinkError, PublishError};
 use crate::event::{EventKind, LinkEvent};
-use crate::handle::{Command, PublishOutcome, Trigger};
 use crate::machine::{Decision, FailureKind, Machine};
 use crate::outbox::Outbox;
 use crate::state::LinkState;
 use crate::transport::{mqtt_options, publish_size, REQUEST_CHANNEL};
 use bytes::Bytes;
 use chrono::Utc;
-use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, Publish, QoS, SubscribeReasonCode};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use rumqttc::{AsyncClient, ConnectionError, Event, Incoming, Outgoing, Publish, QoS, SubscribeReasonCode};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
-use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -33,10 +32,6 @@ use tokio_util::sync::CancellationToken;
 const DISCONNECT_WAIT: Duration = Duration::from_secs(2);
 /// Housekeeping: outbox expiry and disk sync, the stale-data watchdog.
 const TICK: Duration = Duration::from_secs(1);
-/// Connections the broker closed, each before it proved stable, with the same outbox entry the
-/// oldest unacknowledged: past this the entry is what the broker refuses (over its packet limit,
-/// an ACL it disconnects on), and it is set aside so the queue behind it flows.
-const REFUSALS_BEFORE_SET_ASIDE: u32 = 3;
 /// After a network change while connected, how long one round trip may take before the link
 /// counts as dead (instead of waiting up to 1.5 × keepalive to find out).
 const PROBE_WAIT: Duration = Duration::from_secs(3);
@@ -45,34 +40,9 @@ const PROBE_WAIT: Duration = Duration::from_secs(3);
 /// may be among the poll results not read meanwhile.
 const AFTER_BACKPRESSURE: Duration = Duration::from_secs(2);
 
-/// A poll result, tagged with the epoch of the `Go` it belongs to.
-type Polled = (u64, Result<Event, ConnectionError>);
-
-/// Orders to a poller task.
-enum Ctl {
-    /// Connect (afresh) and keep polling until an error; tag results with this epoch.
-    Go(u64),
-    /// Drop the connection now (dead link, stale data, pause) and wait for the next `Go`.
-    Drop,
-}
-
 /// How long a credential source may take (a keychain waiting on an unlock prompt, a token
 /// request) before the attempt counts as failed; the supervisor must stay responsive meanwhile.
 const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// One rumqttc client and the task polling its event loop.
-struct Conn {
-    client: AsyncClient,
-    ctl: mpsc::UnboundedSender<Ctl>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Conn {
-    fn drop(&mut self) {
-        // Closing the old client first: brokers kick duplicate client ids.
-        self.task.abort();
-    }
-}
 
 /// What the supervisor is doing.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -91,15 +61,6 @@ enum Mode {
     Paused,
 }
 
-/// A registered subscription and what the broker said of it on this connection.
-struct Sub {
-    spec: Subscription,
-    /// SUBACK accepted on the current session.
-    active: bool,
-    /// Last message matching it (for the stale-data watchdog).
-    last_msg: Option<Instant>,
-}
-
 struct Periodic {
     req: PeriodicRequest,
     next_due: Option<Instant>,
@@ -114,16 +75,15 @@ pub(crate) struct Supervisor {
     events: broadcast::Sender<LinkEvent>,
     outbox_len: watch::Sender<usize>,
     outbox: Outbox,
-    subs: BTreeMap<String, Sub>,
+    /// Subscriptions, packet ids, outbox ids in flight, refusals.
+    session: Session,
     periodic: Vec<Periodic>,
     rec: Recorder,
     mode: Mode,
-    conn: Option<Conn>,
-    /// Epoch of the current connection attempt, bumped by every `Go` and `Drop`: results of an
-    /// older attempt or client (still queued in `poll_rx`) are ignored.
-    epoch: u64,
-    /// Where pollers send their results (one channel for all generations).
-    poll_tx: mpsc::Sender<Polled>,
+    /// The client, its poller and the connection epochs.
+    driver: Driver,
+    /// Acknowledgements from the consumer.
+    acks: mpsc::UnboundedReceiver<AckToken>,
     /// When the current outage began (for `recovered {downtime}`); `None` when connected.
     down_since: Option<Instant>,
     /// A connection of this link has been interrupted: the next one that holds is a recovery (the
@@ -134,27 +94,12 @@ pub(crate) struct Supervisor {
     outage_failed: bool,
     /// The last failure, for `gave_up`'s reason.
     last_error: Option<LinkError>,
-    /// Outbox ids of publishes handed to the client, in order, until rumqttc numbers them
-    /// (`Outgoing::Publish(pkid)`); `None` for publishes not from the outbox.
-    publish_fifo: VecDeque<Option<u64>>,
-    /// Packet id → outbox id, until PUBACK (QoS 1) or PUBREC (QoS 2).
-    in_flight: HashMap<u16, u64>,
-    /// Topics of SUBSCRIBEs handed to the client, in order, until numbered.
-    subscribe_fifo: VecDeque<String>,
-    /// Packet id → topic, until SUBACK.
-    sub_pkids: HashMap<u16, String>,
     /// The outbox has entries the client could not take yet (channel full, or just queued).
     flush_needed: bool,
     /// Outbox entries acknowledged since the backlog started draining (for `outbox_flushed`).
     flushed: usize,
     /// The outbox holds messages queued while offline: `outbox_flushed` reports when they are out.
     backlog: bool,
-    /// Topics unsubscribed since the broker last started a clean session: sent again after a
-    /// resumed session, in case the first UNSUBSCRIBE never reached it.
-    unsubscribed: std::collections::BTreeSet<String>,
-    /// The outbox entry in flight when the broker last closed an unproven connection, and how many
-    /// such closes in a row it has been in flight for.
-    refusals: Option<(u64, u32)>,
     /// New credentials were stored: the next attempt builds a new client with them, whatever the
     /// link was doing when they came (tier 1 would otherwise reuse the old client's options).
     creds_changed: bool,
@@ -184,21 +129,8 @@ impl Supervisor {
         events: broadcast::Sender<LinkEvent>,
         outbox_len: watch::Sender<usize>,
         outlet: Outlet,
+        acks: mpsc::UnboundedReceiver<AckToken>,
     ) -> Self {
-        let subs = cfg
-            .subscriptions
-            .iter()
-            .map(|s| {
-                (
-                    s.topic.clone(),
-                    Sub {
-                        spec: s.clone(),
-                        active: false,
-                        last_msg: None,
-                    },
-                )
-            })
-            .collect();
         let periodic = cfg
             .periodic
             .iter()
@@ -207,9 +139,8 @@ impl Supervisor {
                 next_due: None,
             })
             .collect();
-        // Replaced in run(); a placeholder keeps the struct whole.
-        let (poll_tx, _) = mpsc::channel(1);
         Self {
+            session: Session::new(&cfg.subscriptions),
             profile: cfg.profile_id.as_str().into(),
             machine: Machine::new(cfg.reconnect.clone(), cfg.recovery.clone()),
             cfg,
@@ -219,26 +150,18 @@ impl Supervisor {
             outbox_len,
             flush_needed: !outbox.is_empty(),
             outbox,
-            subs,
             periodic,
             rec: Recorder::new(),
             mode: Mode::Attempting,
-            conn: None,
-            epoch: 0,
-            poll_tx,
+            driver: Driver::new(),
+            acks,
             down_since: None,
             was_interrupted: false,
             outage_failed: false,
             last_error: None,
-            publish_fifo: VecDeque::new(),
-            in_flight: HashMap::new(),
-            subscribe_fifo: VecDeque::new(),
-            sub_pkids: HashMap::new(),
             flushed: 0,
             backlog: false,
-            unsubscribed: Default::default(),
             creds_changed: false,
-            refusals: None,
             corrupt_at_start: 0,
             ping_deadline: None,
             ping_silence: Duration::ZERO,
@@ -255,14 +178,7 @@ impl Supervisor {
         self
     }
 
-    pub(crate) async fn run(
-        mut self,
-        mut cmd_rx: mpsc::Receiver<Command>,
-        mut ack_rx: mpsc::UnboundedReceiver<AckToken>,
-        cancel: CancellationToken,
-    ) {
-        let (poll_tx, mut poll_rx) = mpsc::channel::<Polled>(1024);
-        self.poll_tx = poll_tx;
+    pub(crate) async fn run(mut self, mut cmd_rx: mpsc::Receiver<Command>, cancel: CancellationToken) {
         self.set_state(LinkState::Connecting);
         if self.corrupt_at_start > 0 {
             self.rec.dropped += self.corrupt_at_start as u64;
@@ -287,9 +203,8 @@ impl Supervisor {
                 biased;
                 // Stop: DISCONNECT, flush, done.
                 _ = cancel.cancelled() => break,
-                // A command from a handle. Pause needs the poll results to see DISCONNECT out.
+                // A command from a handle.
                 cmd = cmd_rx.recv() => match cmd {
-                    Some(Command::Pause) => self.pause(&mut poll_rx, &mut ack_rx).await,
                     Some(c) => self.on_command(c).await,
                     None => break,
                 },
@@ -297,7 +212,7 @@ impl Supervisor {
                 // before the poll results, so a flood of messages cannot starve them.
                 _ = sleep_until(deadline) => self.on_timer().await,
                 // The consumer has taken messages: now the broker may forget them.
-                Some(t) = ack_rx.recv() => self.on_acks(t, &mut ack_rx),
+                Some(t) = self.acks.recv() => self.on_acks(t),
                 // The consumer made room: hand over what waited, then read the connection again.
                 permit = room(want), if backed_up => {
                     self.outlet.resume(permit);
@@ -309,14 +224,10 @@ impl Supervisor {
                 // What the event loop produced, for the current attempt only. Not read while the
                 // consumer holds events back: the poller waits, the TCP window closes, the broker
                 // keeps the rest.
-                Some((epoch, r)) = poll_rx.recv(), if !backed_up => {
-                    if epoch == self.epoch {
-                        self.on_polled(r).await;
-                    }
-                }
+                r = self.driver.recv(), if !backed_up => self.on_polled(r).await,
             }
         }
-        self.shutdown(&mut poll_rx, &mut ack_rx).await;
+        self.shutdown().await;
     }
 
     // ---- events and state -------------------------------------------------------------------
@@ -349,10 +260,10 @@ impl Supervisor {
     }
 
     /// Acknowledgements from the consumer: this one and whatever else is ready.
-    fn on_acks(&mut self, first: AckToken, rx: &mut mpsc::UnboundedReceiver<AckToken>) {
+    fn on_acks(&mut self, first: AckToken) {
         self.unsent_acks.push_back(first);
         while self.unsent_acks.len() < 4096 {
-            match rx.try_recv() {
+            match self.acks.try_recv() {
                 Ok(t) => self.unsent_acks.push_back(t),
                 Err(_) => break,
             }
@@ -369,17 +280,17 @@ impl Supervisor {
     /// earlier connection is void: the broker sends that message again when the session resumes.
     fn flush_acks(&mut self) {
         while let Some(t) = self.unsent_acks.front().copied() {
-            if t.epoch != self.epoch || self.mode != Mode::Connected {
+            if t.epoch != self.driver.epoch() || self.mode != Mode::Connected {
                 self.unsent_acks.pop_front();
                 continue;
             }
-            let Some(c) = &self.conn else {
+            let Some(c) = self.driver.client() else {
                 self.unsent_acks.clear();
                 return;
             };
             let mut p = Publish::new("", qos_of(t.qos), Vec::new());
             p.pkid = t.pkid;
-            if c.client.try_ack(&p).is_err() {
+            if c.try_ack(&p).is_err() {
                 // Full: retried after the next poll result, when the event loop has moved on.
                 return;
             }
@@ -432,9 +343,9 @@ impl Supervisor {
                 Err(_) => tracing::warn!(profile = %self.profile, "credential refresh timed out; trying with the old ones"),
             }
         }
-        if recreate || refresh || self.conn.is_none() || std::mem::take(&mut self.creds_changed) {
+        if recreate || refresh || !self.driver.has_client() || std::mem::take(&mut self.creds_changed) {
             // Drop the old client before building the new one.
-            self.conn = None;
+            self.driver.close();
             if let Err(e) = self.build_conn().await {
                 self.mode = Mode::Attempting;
                 self.on_failure(e).await;
@@ -443,10 +354,7 @@ impl Supervisor {
         }
         self.rec.attempts += 1;
         self.mode = Mode::Attempting;
-        self.epoch += 1;
-        if let Some(c) = &self.conn {
-            let _ = c.ctl.send(Ctl::Go(self.epoch));
-        }
+        self.driver.go();
     }
 
     async fn build_conn(&mut self) -> Result<(), LinkError> {
@@ -468,29 +376,21 @@ impl Supervisor {
         // rumqttc's own default is 5 s whatever we configure, for the connect and every flush.
         net.set_connection_timeout(self.cfg.connect_timeout.as_secs().max(1));
         eventloop.set_network_options(net);
-        let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(poller(eventloop, self.poll_tx.clone(), ctl_rx));
-        self.conn = Some(Conn { client, ctl: ctl_tx, task });
+        self.driver.replace(client, eventloop);
         Ok(())
     }
 
     /// Drop the current connection without DISCONNECT (the link is dead or we want it gone).
     /// Whatever the dropped attempt still has queued for us is ignored from here on.
     fn drop_connection(&mut self) {
-        self.epoch += 1;
-        if let Some(c) = &self.conn {
-            let _ = c.ctl.send(Ctl::Drop);
-        }
+        self.driver.drop_link();
     }
 
     /// Forget everything tied to the connection that just ended: in-flight publishes go back to
     /// the outbox's unsent list, pending SUBSCRIBEs are sent again after the next CONNACK.
     fn reset_link_tracking(&mut self) {
         self.outbox.reset_in_flight();
-        self.publish_fifo.clear();
-        self.in_flight.clear();
-        self.subscribe_fifo.clear();
-        self.sub_pkids.clear();
+        self.session.reset();
         self.unsent_acks.clear();
         self.ping_deadline = None;
         self.unproven_since = None;
@@ -534,7 +434,7 @@ impl Supervisor {
                 self.rec.messages_in += 1;
                 // Acknowledged once the consumer has it (at once when the link has none).
                 let token = (p.qos != QoS::AtMostOnce).then_some(AckToken {
-                    epoch: self.epoch,
+                    epoch: self.driver.epoch(),
                     pkid: p.pkid,
                     qos: p.qos as u8,
                 });
@@ -554,12 +454,7 @@ impl Supervisor {
                     self.deliver(kind, token);
                     return;
                 }
-                let now = Instant::now();
-                for s in self.subs.values_mut() {
-                    if s.spec.stale_after.is_some() && rumqttc::matches(&p.topic, &s.spec.topic) {
-                        s.last_msg = Some(now);
-                    }
-                }
+                self.session.touch(&p.topic, Instant::now());
                 self.deliver(
                     EventKind::Message {
                         topic: p.topic,
@@ -574,11 +469,10 @@ impl Supervisor {
             // QoS 2: once the broker has it (PUBREC), rumqttc completes the exchange.
             Incoming::PubRec(rec) => self.on_acked(rec.pkid),
             Incoming::SubAck(ack) => {
-                let Some(topic) = self.sub_pkids.remove(&ack.pkid) else { return };
                 let failed = ack.return_codes.iter().any(|c| matches!(c, SubscribeReasonCode::Failure));
-                if let Some(s) = self.subs.get_mut(&topic) {
-                    s.active = !failed;
-                }
+                let Some(topic) = self.session.on_suback(ack.pkid, failed) else {
+                    return;
+                };
                 if failed {
                     // Kept registered: retried on the next connect.
                     self.emit(EventKind::SubscribeFailed {
@@ -595,21 +489,12 @@ impl Supervisor {
         match o {
             Outgoing::Publish(pkid) => {
                 self.rec.messages_out += 1;
-                if let Some(Some(id)) = self.publish_fifo.pop_front() {
-                    if pkid == 0 {
-                        // QoS 0 is done once written.
-                        self.outbox.remove(id);
-                        self.after_outbox_removal();
-                    } else {
-                        self.in_flight.insert(pkid, id);
-                    }
+                if let Written::Done(id) = self.session.on_publish_written(pkid) {
+                    self.outbox.remove(id);
+                    self.after_outbox_removal();
                 }
             }
-            Outgoing::Subscribe(pkid) => {
-                if let Some(topic) = self.subscribe_fifo.pop_front() {
-                    self.sub_pkids.insert(pkid, topic);
-                }
-            }
+            Outgoing::Subscribe(pkid) => self.session.on_subscribe_written(pkid),
             Outgoing::PingReq if self.ping_deadline.is_none() => {
                 let grace = (self.cfg.keepalive / 2).max(Duration::from_secs(1));
                 self.ping_deadline = Some(Instant::now() + grace);
@@ -620,7 +505,7 @@ impl Supervisor {
     }
 
     fn on_acked(&mut self, pkid: u16) {
-        if let Some(id) = self.in_flight.remove(&pkid) {
+        if let Some(id) = self.session.on_ack(pkid) {
             if self.outbox.remove(id) {
                 self.after_outbox_removal();
             }
@@ -630,17 +515,9 @@ impl Supervisor {
     /// The broker closed an unproven connection: if the same outbox entry was in flight each of
     /// the last few times, it is the cause, and it is set aside.
     fn count_refusal(&mut self) {
-        let Some(id) = self.outbox.oldest_in_flight().map(|e| e.id) else {
-            self.refusals = None;
-            return;
-        };
-        let n = match self.refusals {
-            Some((head, n)) if head == id => n + 1,
-            _ => 1,
-        };
-        self.refusals = Some((id, n));
-        if n >= REFUSALS_BEFORE_SET_ASIDE {
-            self.refusals = None;
+        let oldest = self.outbox.oldest_in_flight().map(|e| e.id);
+        if let Some(id) = self.session.on_unproven_close(oldest) {
+            let n = super::session::REFUSALS_BEFORE_SET_ASIDE;
             self.set_aside(id, format!("the broker closed the connection each of the {n} times it was sent"));
         }
     }
@@ -688,11 +565,7 @@ impl Supervisor {
         if self.cfg.reconnect.stable_after.is_zero() {
             self.on_stable();
         }
-        // The stale-data watchdog counts silence from this connect on.
-        for s in self.subs.values_mut() {
-            s.last_msg = Some(now);
-        }
-        self.restore_subscriptions(session_present);
+        self.restore_subscriptions(session_present, now);
         // Periodic requests: once right away so the status is fresh.
         for i in 0..self.periodic.len() {
             self.send_periodic(i, now);
@@ -717,42 +590,30 @@ impl Supervisor {
         }
     }
 
-    fn restore_subscriptions(&mut self, session_present: bool) {
-        if !session_present {
-            for s in self.subs.values_mut() {
-                s.active = false;
-            }
-            // A clean session forgot them anyway.
-            self.unsubscribed.clear();
-        } else if let Some(c) = &self.conn {
+    fn restore_subscriptions(&mut self, session_present: bool, now: Instant) {
+        let restore = self.session.on_connack(session_present, now);
+        if let Some(c) = self.driver.client() {
             // UNSUBSCRIBE is idempotent: resend what may not have reached the kept session.
-            for topic in &self.unsubscribed {
-                let _ = c.client.try_unsubscribe(topic.clone());
+            for topic in restore.unsubscribe {
+                let _ = c.try_unsubscribe(topic);
             }
         }
-        let skipped = self.subs.values().filter(|s| s.active).count();
-        let topics: Vec<(String, u8)> = self
-            .subs
-            .values()
-            .filter(|s| !s.active)
-            .map(|s| (s.spec.topic.clone(), s.spec.qos))
-            .collect();
-        let count = topics.len();
-        for (t, q) in topics {
+        let count = restore.subscribe.len();
+        for (t, q) in restore.subscribe {
             self.send_subscribe(t, q);
         }
-        if count > 0 || skipped > 0 {
+        if count > 0 || restore.kept > 0 {
             self.emit(EventKind::SubscriptionsRestored {
                 count,
-                skipped_because_session_present: session_present && skipped > 0,
+                skipped_because_session_present: session_present && restore.kept > 0,
             });
         }
     }
 
     fn send_subscribe(&mut self, topic: String, qos: u8) {
-        let Some(c) = &self.conn else { return };
-        match c.client.try_subscribe(topic.clone(), qos_of(qos)) {
-            Ok(()) => self.subscribe_fifo.push_back(topic),
+        let Some(c) = self.driver.client() else { return };
+        match c.try_subscribe(topic.clone(), qos_of(qos)) {
+            Ok(()) => self.session.sent_subscribe(topic),
             Err(e) => tracing::warn!(profile = %self.profile, %topic, error = %e, "subscribe not queued; retried on the next connect"),
         }
     }
@@ -763,9 +624,9 @@ impl Supervisor {
         let jitter = 1.0 - 0.1 * rand::random::<f64>();
         p.next_due = Some(now + p.req.interval.mul_f64(jitter));
         let (topic, payload, qos) = (p.req.topic.clone(), p.req.payload.clone(), p.req.qos);
-        if let Some(c) = &self.conn {
-            if c.client.try_publish(topic, qos_of(qos), false, payload.into_bytes()).is_ok() {
-                self.publish_fifo.push_back(None);
+        if let Some(c) = self.driver.client() {
+            if c.try_publish(topic, qos_of(qos), false, payload.into_bytes()).is_ok() {
+                self.session.sent_publish(None);
             }
         }
     }
@@ -783,11 +644,11 @@ impl Supervisor {
             // Queued before the limit was lowered: rumqttc would fail the connection on it.
             self.set_aside(id, format!("over the profile's max_packet_size of {limit} bytes"));
         }
-        let Some(c) = &self.conn else { return };
+        let Some(c) = self.driver.client() else { return };
         let mut sent = Vec::new();
         let mut full = false;
         for e in self.outbox.unsent() {
-            match c.client.try_publish(e.topic.clone(), qos_of(e.qos), e.retain, e.payload.to_vec()) {
+            match c.try_publish(e.topic.clone(), qos_of(e.qos), e.retain, e.payload.to_vec()) {
                 Ok(()) => sent.push(e.id),
                 Err(_) => {
                     full = true;
@@ -797,7 +658,7 @@ impl Supervisor {
         }
         for id in sent {
             self.outbox.mark_in_flight(id);
-            self.publish_fifo.push_back(Some(id));
+            self.session.sent_publish(Some(id));
         }
         self.flush_needed = full;
     }
@@ -983,19 +844,10 @@ impl Supervisor {
         }
         if self.outlet.backed_up() {
             // Data is waiting to be read: no subscription is silent.
-            for s in self.subs.values_mut() {
-                s.last_msg = Some(now);
-            }
+            self.session.touch_all(now);
             return;
         }
-        let stale = self.subs.values_mut().find_map(|s| {
-            let after = s.spec.stale_after?;
-            let silent = now - s.last_msg.unwrap_or(now);
-            (silent > after).then(|| {
-                s.last_msg = Some(now);
-                (s.spec.topic.clone(), silent)
-            })
-        });
+        let stale = self.session.stale(now);
         if let Some((topic, silent_for)) = stale {
             self.emit(EventKind::Stale {
                 topic: topic.clone(),
@@ -1011,31 +863,19 @@ impl Supervisor {
     async fn on_command(&mut self, c: Command) {
         match c {
             Command::Subscribe(spec, reply) => {
-                let topic = spec.topic.clone();
-                let qos = spec.qos;
-                self.unsubscribed.remove(&topic);
-                self.subs.insert(
-                    topic.clone(),
-                    Sub {
-                        spec,
-                        active: false,
-                        last_msg: Some(Instant::now()),
-                    },
-                );
+                let (topic, qos) = (spec.topic.clone(), spec.qos);
+                self.session.register(spec, Instant::now());
                 if self.mode == Mode::Connected {
                     self.send_subscribe(topic, qos);
                 }
                 let _ = reply.send(());
             }
             Command::Unsubscribe(topic, reply) => {
-                let existed = self.subs.remove(&topic).is_some();
-                if existed {
-                    if self.mode == Mode::Connected {
-                        if let Some(c) = &self.conn {
-                            let _ = c.client.try_unsubscribe(topic.clone());
-                        }
+                let existed = self.session.forget(&topic);
+                if existed && self.mode == Mode::Connected {
+                    if let Some(c) = self.driver.client() {
+                        let _ = c.try_unsubscribe(topic);
                     }
-                    self.unsubscribed.insert(topic);
                 }
                 let _ = reply.send(existed);
             }
@@ -1056,8 +896,7 @@ impl Supervisor {
                 }
             }
             Command::Trigger(t) => self.on_trigger(t).await,
-            // Handled in `run`, which owns the poll results that pausing waits on.
-            Command::Pause => {}
+            Command::Pause => self.pause().await,
             Command::Resume => {
                 if self.mode == Mode::Paused {
                     self.emit(EventKind::Resumed);
@@ -1068,15 +907,12 @@ impl Supervisor {
             }
             Command::Diagnostics(reply) => {
                 // While disconnected nothing is acknowledged, whatever a kept session remembers.
-                let acked = if self.conn.is_some() {
-                    self.subs.values().filter(|s| s.active).count()
-                } else {
-                    0
-                };
+                let (registered, mut acked) = self.session.counts();
+                if !self.driver.has_client() {
+                    acked = 0;
+                }
                 let state = self.state_tx.borrow().name();
-                let snap = self
-                    .rec
-                    .snapshot(Instant::now(), self.outbox.len(), state, (self.subs.len(), acked));
+                let snap = self.rec.snapshot(Instant::now(), self.outbox.len(), state, (registered, acked));
                 let _ = reply.send(snap);
             }
         }
@@ -1092,12 +928,9 @@ impl Supervisor {
         }
         let connected = self.mode == Mode::Connected;
         if connected && qos == 0 && !self.flush_needed {
-            if let Some(c) = &self.conn {
-                if c.client
-                    .try_publish(topic.clone(), QoS::AtMostOnce, retain, payload.to_vec())
-                    .is_ok()
-                {
-                    self.publish_fifo.push_back(None);
+            if let Some(c) = self.driver.client() {
+                if c.try_publish(topic.clone(), QoS::AtMostOnce, retain, payload.to_vec()).is_ok() {
+                    self.session.sent_publish(None);
                     return Ok(PublishOutcome::Sent);
                 }
             }
@@ -1165,7 +998,7 @@ impl Supervisor {
         }
         self.emit(EventKind::Triggered { trigger: t.name() });
         self.machine.on_trigger();
-        let recreate = matches!(t, Trigger::CredentialsChanged | Trigger::RetryNow) || self.conn.is_none();
+        let recreate = matches!(t, Trigger::CredentialsChanged | Trigger::RetryNow) || !self.driver.has_client();
         self.set_state(LinkState::Reconnecting {
             attempt: 0,
             max_attempts: self.cfg.reconnect.max_reconnect_attempts,
@@ -1178,9 +1011,9 @@ impl Supervisor {
     /// declares the link dead. An UNSUBSCRIBE of a filter we never subscribed to: every broker
     /// answers it (UNSUBACK) and nothing changes, and unlike PINGREQ rumqttc lets us send it.
     fn probe_path(&mut self) {
-        let Some(c) = &self.conn else { return };
+        let Some(c) = self.driver.client() else { return };
         let filter = format!("tether/probe/{}", self.cfg.client_id);
-        if c.client.try_unsubscribe(filter).is_ok() {
+        if c.try_unsubscribe(filter).is_ok() {
             self.emit(EventKind::Triggered {
                 trigger: Trigger::NetworkChanged.name(),
             });
@@ -1196,25 +1029,23 @@ impl Supervisor {
 
     /// Send DISCONNECT and keep processing acknowledgements until it is written, bounded; then
     /// drop the connection.
-    async fn disconnect_gracefully(&mut self, poll_rx: &mut mpsc::Receiver<Polled>, ack_rx: &mut mpsc::UnboundedReceiver<AckToken>) {
+    async fn disconnect_gracefully(&mut self) {
         if self.mode == Mode::Connected {
             // What the consumer has taken goes out before DISCONNECT (the same channel, in order).
-            if let Ok(t) = ack_rx.try_recv() {
-                self.on_acks(t, ack_rx);
+            if let Ok(t) = self.acks.try_recv() {
+                self.on_acks(t);
             }
-            if let Some(c) = &self.conn {
-                let _ = c.client.try_disconnect();
+            if let Some(c) = self.driver.client() {
+                let _ = c.try_disconnect();
             }
             let deadline = Instant::now() + DISCONNECT_WAIT;
             loop {
                 tokio::select! {
-                    r = poll_rx.recv() => match r {
-                        Some((e, Ok(Event::Outgoing(Outgoing::Disconnect)))) if e == self.epoch => break,
-                        Some((e, Ok(Event::Outgoing(o)))) if e == self.epoch => self.on_outgoing(o),
-                        Some((e, Ok(Event::Incoming(Incoming::PubAck(a))))) if e == self.epoch => self.on_acked(a.pkid),
-                        Some((e, Err(_))) if e == self.epoch => break,
-                        Some(_) => {}
-                        None => break,
+                    r = self.driver.recv() => match r {
+                        Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
+                        Ok(Event::Outgoing(o)) => self.on_outgoing(o),
+                        Ok(Event::Incoming(Incoming::PubAck(a))) => self.on_acked(a.pkid),
+                        Ok(_) => {}
                     },
                     _ = sleep_until(deadline) => break,
                 }
@@ -1224,23 +1055,23 @@ impl Supervisor {
         self.reset_link_tracking();
     }
 
-    async fn pause(&mut self, poll_rx: &mut mpsc::Receiver<Polled>, ack_rx: &mut mpsc::UnboundedReceiver<AckToken>) {
+    async fn pause(&mut self) {
         if self.mode == Mode::Paused {
             return;
         }
         if self.mode == Mode::Connected {
             self.rec.on_dropped(Instant::now(), "paused");
         }
-        self.disconnect_gracefully(poll_rx, ack_rx).await;
+        self.disconnect_gracefully().await;
         self.mode = Mode::Paused;
         self.down_since = None;
         self.set_state(LinkState::Paused);
         self.emit(EventKind::Paused);
     }
 
-    async fn shutdown(&mut self, poll_rx: &mut mpsc::Receiver<Polled>, ack_rx: &mut mpsc::UnboundedReceiver<AckToken>) {
-        self.disconnect_gracefully(poll_rx, ack_rx).await;
-        self.conn = None;
+    async fn shutdown(&mut self) {
+        self.disconnect_gracefully().await;
+        self.driver.close();
         // Closed before `Stopped` is published: `LinkHandle::stop` returns on that state, and a
         // restart of the same profile opens this file next.
         self.outbox.close();
@@ -1255,63 +1086,4 @@ fn qos_of(q: u8) -> QoS {
         1 => QoS::AtLeastOnce,
         _ => QoS::ExactlyOnce,
     }
-}
-
-/// Polls one event loop. Never cancels a connect for a command: only `Drop` (or a newer `Go`)
-/// interrupts it.
-async fn poller(mut el: EventLoop, tx: mpsc::Sender<Polled>, mut ctl: mpsc::UnboundedReceiver<Ctl>) {
-    let mut epoch = loop {
-        match ctl.recv().await {
-            Some(Ctl::Go(e)) => break e,
-            Some(Ctl::Drop) => continue,
-            None => return,
-        }
-    };
-    loop {
-        forget_connection(&mut el);
-        // Poll until the connection fails or the supervisor drops it.
-        loop {
-            tokio::select! {
-                biased;
-                c = ctl.recv() => match c {
-                    Some(Ctl::Drop) => break,
-                    // A new attempt while this one runs: start over under the new epoch.
-                    Some(Ctl::Go(e)) => {
-                        epoch = e;
-                        forget_connection(&mut el);
-                    }
-                    None => return,
-                },
-                r = el.poll() => {
-                    let failed = r.is_err();
-                    if tx.send((epoch, r)).await.is_err() {
-                        return;
-                    }
-                    if failed {
-                        break;
-                    }
-                }
-            }
-        }
-        forget_connection(&mut el);
-        // Wait for the next attempt.
-        epoch = loop {
-            match ctl.recv().await {
-                Some(Ctl::Go(e)) => break e,
-                Some(Ctl::Drop) => continue,
-                None => return,
-            }
-        };
-    }
-}
-
-/// Drop the network connection and everything rumqttc keeps for it. Requests queued for a
-/// connection that is gone are replayed by the supervisor from its registry and outbox after
-/// CONNACK (rumqttc's copies would be duplicates, or mapped to the wrong outbox entries); buffered
-/// events and a packet-id collision of the old connection must not leak into the next one.
-fn forget_connection(el: &mut EventLoop) {
-    el.clean();
-    el.pending.clear();
-    el.state.events.clear();
-    el.state.collision = None;
 }

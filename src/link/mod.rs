@@ -1,0 +1,8 @@
+//! One link: its cloneable [`handle`], the [`supervisor`] task behind it, and the parts the
+//! supervisor orchestrates: the connection driver, the session bookkeeping, the watchdogs.
+
+mod connection;
+pub mod handle;
+mod protocol;
+mod session;
+mod supervisor;
