@@ -112,6 +112,8 @@ pub(crate) struct Outlet {
     budget: Arc<Semaphore>,
     limit: usize,
     waiting: VecDeque<(LinkEvent, Option<AckToken>)>,
+    /// Acknowledgements from the consumer.
+    acks: mpsc::UnboundedReceiver<AckToken>,
     /// The link had a consumer and it went away: from here on nothing is acknowledged.
     gone: bool,
     /// Events without an acknowledgement skipped because too many waited.
@@ -134,6 +136,8 @@ impl Outlet {
     pub(crate) fn none() -> Self {
         Self {
             tx: None,
+            // Nothing is ever acknowledged through it.
+            acks: mpsc::unbounded_channel().1,
             budget: Arc::new(Semaphore::new(0)),
             limit: 0,
             waiting: VecDeque::new(),
@@ -142,11 +146,12 @@ impl Outlet {
         }
     }
 
-    pub(crate) fn with_consumer(limit: usize) -> (Self, Consumer, mpsc::UnboundedReceiver<AckToken>) {
+    pub(crate) fn with_consumer(limit: usize) -> (Self, Consumer) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
         let outlet = Self {
             tx: Some(tx),
+            acks: ack_rx,
             budget: Arc::new(Semaphore::new(limit)),
             limit,
             waiting: VecDeque::new(),
@@ -154,7 +159,17 @@ impl Outlet {
             skipped: 0,
         };
         let consumer = Consumer { rx, acker: Acker(ack_tx) };
-        (outlet, consumer, ack_rx)
+        (outlet, consumer)
+    }
+
+    /// The next acknowledgement from the consumer (never, without one).
+    pub(crate) async fn next_ack(&mut self) -> Option<AckToken> {
+        self.acks.recv().await
+    }
+
+    /// An acknowledgement that is ready now.
+    pub(crate) fn ready_ack(&mut self) -> Option<AckToken> {
+        self.acks.try_recv().ok()
     }
 
     /// Has (or had) a consumer: events go through [`offer`](Self::offer).
@@ -281,18 +296,18 @@ mod tests {
 
     #[test]
     fn a_message_is_acknowledged_only_when_the_consumer_acknowledges_it() {
-        let (mut o, mut c, mut acks) = Outlet::with_consumer(1 << 20);
+        let (mut o, mut c) = Outlet::with_consumer(1 << 20);
         assert_eq!(o.offer(msg(0), tok(3)), Offer::Taken);
-        assert!(acks.try_recv().is_err(), "nothing acked before the consumer says so");
+        assert!(o.ready_ack().is_none(), "nothing acked before the consumer says so");
         let d = c.try_recv().expect("handed over");
         c.ack(d.receipt);
-        assert_eq!(acks.try_recv().map(|t| t.pkid), Ok(3));
+        assert_eq!(o.ready_ack().map(|t| t.pkid), Some(3));
     }
 
     #[test]
     fn past_the_byte_budget_events_wait_in_order_and_flow_once_the_consumer_frees_room() {
         // Room for two 1000-byte messages.
-        let (mut o, mut c, _acks) = Outlet::with_consumer(2 * (1000 + 1 + EVENT_OVERHEAD));
+        let (mut o, mut c) = Outlet::with_consumer(2 * (1000 + 1 + EVENT_OVERHEAD));
         for i in 0..5 {
             o.offer(msg(i), tok(i as u16));
         }
@@ -313,7 +328,7 @@ mod tests {
 
     #[test]
     fn a_message_larger_than_the_whole_budget_still_goes_alone() {
-        let (mut o, mut c, _acks) = Outlet::with_consumer(100);
+        let (mut o, mut c) = Outlet::with_consumer(100);
         assert_eq!(o.offer(msg(0), tok(1)), Offer::Taken);
         assert!(c.try_recv().is_some());
         assert!(!o.backed_up());
@@ -321,7 +336,7 @@ mod tests {
 
     #[test]
     fn when_the_consumer_is_gone_nothing_is_acknowledged() {
-        let (mut o, c, _acks) = Outlet::with_consumer(1 << 20);
+        let (mut o, c) = Outlet::with_consumer(1 << 20);
         drop(c);
         assert_eq!(o.offer(msg(0), tok(1)), Offer::Dropped);
         assert_eq!(o.offer(msg(1), tok(2)), Offer::Dropped);
@@ -329,7 +344,7 @@ mod tests {
 
     #[test]
     fn plain_events_waiting_past_the_cap_skip_the_oldest_but_never_a_message() {
-        let (mut o, mut c, _acks) = Outlet::with_consumer(EVENT_OVERHEAD);
+        let (mut o, mut c) = Outlet::with_consumer(EVENT_OVERHEAD);
         let ev = || LinkEvent::new("p".into(), EventKind::Paused);
         o.offer(ev(), None);
         o.offer(msg(0), tok(1));

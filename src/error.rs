@@ -3,6 +3,20 @@
 
 use std::time::Duration;
 
+/// How a failure should be treated. Decided in one place, [`LinkError::failure_kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// I/O, DNS, timeouts, broker unavailable: retry with backoff.
+    Retryable,
+    /// Retry, but at the long delay from the first failure: the same answer is likely for a
+    /// while (a certificate that does not validate yet).
+    RetryLong,
+    /// Credentials refused: refresh once where the source can, else stop and wait for the user.
+    Auth,
+    /// Invalid configuration: no blind retry.
+    Fatal,
+}
+
 /// Why a connection attempt failed or an established link dropped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {
@@ -10,9 +24,13 @@ pub enum LinkError {
     #[error("the broker refused the credentials: {0}")]
     AuthRefused(String),
     /// Something in the configuration cannot work however often we retry (bad client id,
-    /// protocol refused, a certificate that does not validate).
+    /// protocol refused, a missing CA file).
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// The broker's TLS certificate did not validate. Often transient: a captive portal answering
+    /// with its own, a clock not yet set after boot, a certificate renewed late.
+    #[error("the broker's TLS certificate was not accepted: {0} (retrying at the long delay)")]
+    Certificate(String),
     /// Connection refused, reset, unreachable host, DNS failure.
     #[error("network: {0}")]
     Network(String),
@@ -44,7 +62,17 @@ impl LinkError {
     /// Whether a blind retry can help. Bad credentials and bad configuration are not retried
     /// blindly: the supervisor refreshes once where it can, else waits for the user.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, LinkError::AuthRefused(_) | LinkError::InvalidConfig(_))
+        matches!(self.failure_kind(), FailureKind::Retryable | FailureKind::RetryLong)
+    }
+
+    /// How the supervisor treats it: the one place that decides.
+    pub fn failure_kind(&self) -> FailureKind {
+        match self {
+            LinkError::AuthRefused(_) => FailureKind::Auth,
+            LinkError::InvalidConfig(_) => FailureKind::Fatal,
+            LinkError::Certificate(_) => FailureKind::RetryLong,
+            _ => FailureKind::Retryable,
+        }
     }
 
     /// A short, stable name for diagnostics ("drops by cause").
@@ -52,6 +80,7 @@ impl LinkError {
         match self {
             LinkError::AuthRefused(_) => "auth_refused",
             LinkError::InvalidConfig(_) => "invalid_config",
+            LinkError::Certificate(_) => "tls_certificate",
             LinkError::Network(_) => "network",
             LinkError::Timeout(_) => "timeout",
             LinkError::BrokerUnavailable(_) => "broker_unavailable",
@@ -113,8 +142,9 @@ pub enum SubscribeError {
     Stopped,
 }
 
-/// Classify rumqttc's single error enum into ours.
-pub(crate) fn classify(err: &rumqttc::ConnectionError) -> LinkError {
+/// Classify rumqttc's single error enum into ours. `keepalive`: what an unanswered ping reports as
+/// the silence.
+pub(crate) fn classify(err: &rumqttc::ConnectionError, keepalive: Duration) -> LinkError {
     use rumqttc::{ConnectReturnCode as Code, ConnectionError as E};
     match err {
         E::ConnectionRefused(code) => match code {
@@ -132,7 +162,7 @@ pub(crate) fn classify(err: &rumqttc::ConnectionError) -> LinkError {
         E::Io(e) => classify_io(e),
         E::MqttState(rumqttc::StateError::Io(e)) => classify_io(e),
         E::MqttState(rumqttc::StateError::ConnectionAborted) => LinkError::Closed,
-        E::MqttState(rumqttc::StateError::AwaitPingResp) => LinkError::DeadLink(Duration::ZERO),
+        E::MqttState(rumqttc::StateError::AwaitPingResp) => LinkError::DeadLink(keepalive),
         E::MqttState(e) => LinkError::Protocol(e.to_string()),
         E::Tls(e) => classify_tls(e),
         E::NotConnAck(p) => LinkError::Protocol(format!("expected CONNACK, got {p:?}")),
@@ -167,10 +197,7 @@ fn classify_tls(e: &rumqttc::TlsError) -> LinkError {
 
 fn classify_rustls(e: &rustls::Error) -> LinkError {
     match e {
-        // A certificate that does not validate will not validate on the next try either.
-        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
-            LinkError::InvalidConfig(format!("TLS certificate: {e}"))
-        }
+        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => LinkError::Certificate(e.to_string()),
         _ => LinkError::Network(format!("TLS: {e}")),
     }
 }
@@ -182,7 +209,10 @@ mod tests {
 
     #[test]
     fn bad_credentials_are_not_retryable() {
-        let e = classify(&ConnectionError::ConnectionRefused(ConnectReturnCode::BadUserNamePassword));
+        let e = classify(
+            &ConnectionError::ConnectionRefused(ConnectReturnCode::BadUserNamePassword),
+            Duration::from_secs(30),
+        );
         assert!(matches!(e, LinkError::AuthRefused(_)));
         assert!(!e.is_retryable());
     }
@@ -190,27 +220,42 @@ mod tests {
     #[test]
     fn connection_refused_by_the_os_is_retryable() {
         let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        let e = classify(&ConnectionError::Io(io));
+        let e = classify(&ConnectionError::Io(io), Duration::from_secs(30));
         assert!(matches!(e, LinkError::Network(_)));
         assert!(e.is_retryable());
     }
 
     #[test]
     fn server_unavailable_is_retryable() {
-        let e = classify(&ConnectionError::ConnectionRefused(ConnectReturnCode::ServiceUnavailable));
+        let e = classify(
+            &ConnectionError::ConnectionRefused(ConnectReturnCode::ServiceUnavailable),
+            Duration::from_secs(30),
+        );
         assert!(e.is_retryable());
         assert_eq!(e.cause(), "broker_unavailable");
     }
 
     #[test]
     fn bad_client_id_is_a_configuration_error() {
-        let e = classify(&ConnectionError::ConnectionRefused(ConnectReturnCode::BadClientId));
+        let e = classify(
+            &ConnectionError::ConnectionRefused(ConnectReturnCode::BadClientId),
+            Duration::from_secs(30),
+        );
         assert!(matches!(e, LinkError::InvalidConfig(_)));
         assert!(!e.is_retryable());
     }
 
     #[test]
+    fn a_certificate_that_does_not_validate_is_retried_at_the_long_delay() {
+        let e = classify_rustls(&rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer));
+        assert_eq!(e.failure_kind(), FailureKind::RetryLong);
+        assert!(e.is_retryable());
+        assert_eq!(e.cause(), "tls_certificate");
+        assert!(e.to_string().contains("certificate"), "{e}");
+    }
+
+    #[test]
     fn timeouts_are_retryable() {
-        assert!(classify(&ConnectionError::NetworkTimeout).is_retryable());
+        assert!(classify(&ConnectionError::NetworkTimeout, Duration::from_secs(30)).is_retryable());
     }
 }

@@ -4,19 +4,9 @@
 //! uniform random number for jitter). The supervisor turns each [`Decision`] into a timer,
 //! events and a state.
 
+pub use crate::error::FailureKind;
 use crate::policy::{ReconnectPolicy, RecoveryPolicy};
 use std::time::Duration;
-
-/// How a failure should be treated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureKind {
-    /// I/O, DNS, timeouts, broker unavailable: retry with backoff.
-    Retryable,
-    /// Credentials refused: refresh once where the source can, else stop and wait for the user.
-    Auth,
-    /// Invalid configuration: no blind retry.
-    Fatal,
-}
 
 /// What the supervisor should do next.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,7 +120,7 @@ impl Machine {
                 return Decision::RefreshAndRetry;
             }
             FailureKind::Auth => return Decision::AuthRejected,
-            FailureKind::Retryable => {}
+            FailureKind::Retryable | FailureKind::RetryLong => {}
         }
         if self.phase == Phase::Tier1 && self.reconnect.auto_reconnect && self.attempt < self.reconnect.max_reconnect_attempts {
             if self.attempt == 0 {
@@ -138,7 +128,13 @@ impl Machine {
             }
             self.attempt += 1;
             let offset = self.reconnect.jitter_offset(self.attempt, unit);
-            let delay = (self.reconnect.delay(self.attempt) + self.last_offset).saturating_sub(offset);
+            let base = match kind {
+                // At the top of the schedule from the first failure: the same answer comes back
+                // for a while (a captive portal, a clock not yet set), and hammering it helps nobody.
+                FailureKind::RetryLong => self.reconnect.max_reconnect_delay,
+                _ => self.reconnect.delay(self.attempt),
+            };
+            let delay = (base + self.last_offset).saturating_sub(offset);
             self.last_offset = offset;
             return Decision::Reconnect {
                 attempt: self.attempt,
@@ -189,6 +185,28 @@ mod tests {
 
     fn fail(m: &mut Machine) -> Decision {
         m.on_failure(FailureKind::Retryable, false, 0.0)
+    }
+
+    #[test]
+    fn a_failure_worth_a_long_wait_starts_at_the_top_of_the_schedule_and_still_escalates() {
+        let mut m = machine(RecoveryStrategy::Backoff, 3, 2);
+        let cap = ReconnectPolicy::default().max_reconnect_delay;
+        for attempt in 1..=3 {
+            match m.on_failure(FailureKind::RetryLong, false, 0.0) {
+                Decision::Reconnect { attempt: a, delay } => {
+                    assert_eq!(a, attempt);
+                    assert_eq!(delay, cap, "attempt {attempt}");
+                }
+                d => panic!("attempt {attempt}: {d:?}"),
+            }
+        }
+        assert!(matches!(
+            m.on_failure(FailureKind::RetryLong, false, 0.0),
+            Decision::Recover {
+                reconnection_failed: Some(3),
+                ..
+            }
+        ));
     }
 
     #[test]

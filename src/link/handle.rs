@@ -71,16 +71,14 @@ impl Link {
         let (outbox_tx, outbox_rx) = watch::channel(outbox.len());
         let (events, first_rx) = broadcast::channel(EVENT_CAPACITY);
         let cancel = CancellationToken::new();
-        let (outlet, consumer, ack_rx) = match budget {
+        let (outlet, consumer) = match budget {
             Some(b) => {
-                let (o, c, a) = Outlet::with_consumer(b);
-                (o, Some(c), a)
+                let (o, c) = Outlet::with_consumer(b);
+                (o, Some(c))
             }
-            // Nothing is ever acknowledged through this channel.
-            None => (Outlet::none(), None, tokio::sync::mpsc::unbounded_channel().1),
+            None => (Outlet::none(), None),
         };
-        let sup =
-            Supervisor::new(cfg, creds, outbox, state_tx, events.clone(), outbox_tx, outlet, ack_rx).reporting_unreadable(corrupt.len());
+        let sup = Supervisor::new(cfg, creds, outbox, state_tx, events.clone(), outbox_tx, outlet).reporting_unreadable(corrupt.len());
         tokio::spawn(sup.run(cmd_rx, cancel.clone()));
         let handle = LinkHandle {
             cmd_tx,

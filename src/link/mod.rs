@@ -6,3 +6,4 @@ pub mod handle;
 mod protocol;
 mod session;
 mod supervisor;
+mod watchdog;

@@ -8,13 +8,14 @@
 use super::connection::Driver;
 use super::protocol::{Command, PublishOutcome, Trigger};
 use super::session::{Session, Written};
-use crate::config::{LinkConfig, PeriodicRequest};
+use super::watchdog::{PingWatch, Schedule};
+use crate::config::LinkConfig;
 use crate::credentials::{CredentialError, CredentialSource};
 use crate::delivery::{room, AckToken, Offer, Outlet};
 use crate::diagnostics::Recorder;
 use crate::error::{classify, LinkError, PublishError};
 use crate::event::{EventKind, LinkEvent};
-use crate::machine::{Decision, FailureKind, Machine};
+use crate::machine::{Decision, Machine};
 use crate::outbox::Outbox;
 use crate::state::LinkState;
 use crate::transport::{mqtt_options, publish_size, REQUEST_CHANNEL};
@@ -44,6 +45,15 @@ const AFTER_BACKPRESSURE: Duration = Duration::from_secs(2);
 /// request) before the attempt counts as failed; the supervisor must stay responsive meanwhile.
 const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Why the link is parked: it decides which triggers move it on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Park {
+    /// Recovery gave up, or the configuration is invalid.
+    GaveUp,
+    /// The broker refused the credentials: only new ones (or Retry now) help.
+    AuthRejected,
+}
+
 /// What the supervisor is doing.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Mode {
@@ -57,13 +67,8 @@ enum Mode {
         refresh: bool,
     },
     /// Gave up, credentials refused or configuration invalid: only a trigger moves on.
-    Parked,
+    Parked(Park),
     Paused,
-}
-
-struct Periodic {
-    req: PeriodicRequest,
-    next_due: Option<Instant>,
 }
 
 pub(crate) struct Supervisor {
@@ -77,13 +82,12 @@ pub(crate) struct Supervisor {
     outbox: Outbox,
     /// Subscriptions, packet ids, outbox ids in flight, refusals.
     session: Session,
-    periodic: Vec<Periodic>,
+    /// Periodic requests and when each is next due.
+    periodic: Schedule,
     rec: Recorder,
     mode: Mode,
     /// The client, its poller and the connection epochs.
     driver: Driver,
-    /// Acknowledgements from the consumer.
-    acks: mpsc::UnboundedReceiver<AckToken>,
     /// When the current outage began (for `recovered {downtime}`); `None` when connected.
     down_since: Option<Instant>,
     /// A connection of this link has been interrupted: the next one that holds is a recovery (the
@@ -105,11 +109,8 @@ pub(crate) struct Supervisor {
     creds_changed: bool,
     /// Unreadable outbox entries found at start, reported once as `outbox_dropped`.
     corrupt_at_start: usize,
-    /// When a PINGREQ went out unanswered: past this the link is dead.
-    ping_deadline: Option<Instant>,
-    /// What a missed `ping_deadline` reports as the silence: the keepalive after a PINGREQ,
-    /// [`PROBE_WAIT`] after a network-change probe.
-    ping_silence: Duration,
+    /// The dead-link deadline (a PINGREQ or a network-change probe unanswered).
+    ping: PingWatch,
     /// CONNACK time of a connection that has not held for `stable_after` yet: the backoff resets,
     /// and the outage counts as recovered, only once it has.
     unproven_since: Option<Instant>,
@@ -129,18 +130,10 @@ impl Supervisor {
         events: broadcast::Sender<LinkEvent>,
         outbox_len: watch::Sender<usize>,
         outlet: Outlet,
-        acks: mpsc::UnboundedReceiver<AckToken>,
     ) -> Self {
-        let periodic = cfg
-            .periodic
-            .iter()
-            .map(|r| Periodic {
-                req: r.clone(),
-                next_due: None,
-            })
-            .collect();
         Self {
             session: Session::new(&cfg.subscriptions),
+            periodic: Schedule::new(&cfg.periodic),
             profile: cfg.profile_id.as_str().into(),
             machine: Machine::new(cfg.reconnect.clone(), cfg.recovery.clone()),
             cfg,
@@ -150,11 +143,9 @@ impl Supervisor {
             outbox_len,
             flush_needed: !outbox.is_empty(),
             outbox,
-            periodic,
             rec: Recorder::new(),
             mode: Mode::Attempting,
             driver: Driver::new(),
-            acks,
             down_since: None,
             was_interrupted: false,
             outage_failed: false,
@@ -163,8 +154,7 @@ impl Supervisor {
             backlog: false,
             creds_changed: false,
             corrupt_at_start: 0,
-            ping_deadline: None,
-            ping_silence: Duration::ZERO,
+            ping: PingWatch::default(),
             unproven_since: None,
             outlet,
             unsent_acks: VecDeque::new(),
@@ -212,13 +202,12 @@ impl Supervisor {
                 // before the poll results, so a flood of messages cannot starve them.
                 _ = sleep_until(deadline) => self.on_timer().await,
                 // The consumer has taken messages: now the broker may forget them.
-                Some(t) = self.acks.recv() => self.on_acks(t),
+                Some(t) = self.outlet.next_ack() => self.on_acks(t),
                 // The consumer made room: hand over what waited, then read the connection again.
                 permit = room(want), if backed_up => {
                     self.outlet.resume(permit);
                     if !self.outlet.backed_up() {
-                        let at = Instant::now() + AFTER_BACKPRESSURE;
-                        self.ping_deadline = self.ping_deadline.map(|d| d.max(at));
+                        self.ping.after_hold(Instant::now(), AFTER_BACKPRESSURE);
                     }
                 }
                 // What the event loop produced, for the current attempt only. Not read while the
@@ -263,9 +252,9 @@ impl Supervisor {
     fn on_acks(&mut self, first: AckToken) {
         self.unsent_acks.push_back(first);
         while self.unsent_acks.len() < 4096 {
-            match self.acks.try_recv() {
-                Ok(t) => self.unsent_acks.push_back(t),
-                Err(_) => break,
+            match self.outlet.ready_ack() {
+                Some(t) => self.unsent_acks.push_back(t),
+                None => break,
             }
         }
         self.flush_acks();
@@ -316,16 +305,9 @@ impl Supervisor {
             d = d.min(at);
         }
         if self.mode == Mode::Connected {
-            if let Some(p) = self.ping_deadline {
-                d = d.min(p);
-            }
-            if let Some(t) = self.unproven_since {
-                d = d.min(t + self.cfg.reconnect.stable_after);
-            }
-            for p in &self.periodic {
-                if let Some(due) = p.next_due {
-                    d = d.min(due);
-                }
+            let stable_at = self.unproven_since.map(|t| t + self.cfg.reconnect.stable_after);
+            for at in [self.ping.deadline(), stable_at, self.periodic.next()].into_iter().flatten() {
+                d = d.min(at);
             }
         }
         d
@@ -392,11 +374,9 @@ impl Supervisor {
         self.outbox.reset_in_flight();
         self.session.reset();
         self.unsent_acks.clear();
-        self.ping_deadline = None;
+        self.ping.reset();
         self.unproven_since = None;
-        for p in &mut self.periodic {
-            p.next_due = None;
-        }
+        self.periodic.reset();
         self.flush_needed = !self.outbox.is_empty();
     }
 
@@ -405,17 +385,13 @@ impl Supervisor {
     async fn on_polled(&mut self, r: Result<Event, ConnectionError>) {
         match r {
             Ok(Event::Incoming(p)) => {
-                self.ping_deadline = None;
+                self.ping.on_heard();
                 self.on_incoming(p);
             }
             Ok(Event::Outgoing(o)) => self.on_outgoing(o),
             Err(e) => {
                 if matches!(self.mode, Mode::Attempting | Mode::Connected) {
-                    let mut err = classify(&e);
-                    if let LinkError::DeadLink(_) = err {
-                        err = LinkError::DeadLink(self.cfg.keepalive);
-                    }
-                    self.on_failure(err).await;
+                    self.on_failure(classify(&e, self.cfg.keepalive)).await;
                 }
             }
         }
@@ -495,11 +471,7 @@ impl Supervisor {
                 }
             }
             Outgoing::Subscribe(pkid) => self.session.on_subscribe_written(pkid),
-            Outgoing::PingReq if self.ping_deadline.is_none() => {
-                let grace = (self.cfg.keepalive / 2).max(Duration::from_secs(1));
-                self.ping_deadline = Some(Instant::now() + grace);
-                self.ping_silence = self.cfg.keepalive;
-            }
+            Outgoing::PingReq => self.ping.on_pingreq(Instant::now(), self.cfg.keepalive),
             _ => {}
         }
     }
@@ -619,11 +591,10 @@ impl Supervisor {
     }
 
     fn send_periodic(&mut self, i: usize, now: Instant) {
-        let Some(p) = self.periodic.get_mut(i) else { return };
-        // Jitter: up to 10 % earlier, so many links do not fire together.
-        let jitter = 1.0 - 0.1 * rand::random::<f64>();
-        p.next_due = Some(now + p.req.interval.mul_f64(jitter));
-        let (topic, payload, qos) = (p.req.topic.clone(), p.req.payload.clone(), p.req.qos);
+        let Some(p) = self.periodic.sent(i, now, rand::random::<f64>()) else {
+            return;
+        };
+        let (topic, payload, qos) = (p.topic.clone(), p.payload.clone(), p.qos);
         if let Some(c) = self.driver.client() {
             if c.try_publish(topic, qos_of(qos), false, payload.into_bytes()).is_ok() {
                 self.session.sent_publish(None);
@@ -690,11 +661,7 @@ impl Supervisor {
         }
         // Whatever was on the wire is sent again after the next CONNACK.
         self.reset_link_tracking();
-        let kind = match err {
-            LinkError::AuthRefused(_) => FailureKind::Auth,
-            LinkError::InvalidConfig(_) => FailureKind::Fatal,
-            _ => FailureKind::Retryable,
-        };
+        let kind = err.failure_kind();
         self.last_error = Some(err.clone());
         let decision = self.machine.on_failure(kind, self.creds.can_refresh(), rand::random::<f64>());
         self.apply(decision, &err).await;
@@ -784,7 +751,7 @@ impl Supervisor {
                 self.set_state(LinkState::AuthRejected { reason: reason.clone() });
                 self.emit(EventKind::AuthRejected { reason });
                 self.drop_connection();
-                self.mode = Mode::Parked;
+                self.mode = Mode::Parked(Park::AuthRejected);
             }
             Decision::Fatal => self.park_gave_up(format!("{err}; fix the profile, then Retry now")),
         }
@@ -795,7 +762,7 @@ impl Supervisor {
         self.set_state(LinkState::GaveUp { reason: reason.clone() });
         self.emit(EventKind::GaveUp { reason });
         self.drop_connection();
-        self.mode = Mode::Parked;
+        self.mode = Mode::Parked(Park::GaveUp);
     }
 
     // ---- timers -----------------------------------------------------------------------------
@@ -812,17 +779,13 @@ impl Supervisor {
                 self.on_stable();
             }
             // While the consumer holds the link up, the answer may be among the unread results.
-            if let Some(p) = self.ping_deadline.filter(|_| !self.outlet.backed_up()) {
-                if now >= p {
-                    self.drop_connection();
-                    self.on_failure(LinkError::DeadLink(self.ping_silence)).await;
-                    return;
-                }
+            if let Some(silence) = self.ping.missed(now, self.outlet.backed_up()) {
+                self.drop_connection();
+                self.on_failure(LinkError::DeadLink(silence)).await;
+                return;
             }
-            for i in 0..self.periodic.len() {
-                if self.periodic[i].next_due.is_some_and(|d| now >= d) {
-                    self.send_periodic(i, now);
-                }
+            for i in self.periodic.due(now) {
+                self.send_periodic(i, now);
             }
         }
         if now >= self.next_tick {
@@ -890,9 +853,9 @@ impl Supervisor {
                 let _ = reply.send(r);
             }
             Command::AddPeriodic(req) => {
-                self.periodic.push(Periodic { req, next_due: None });
+                let i = self.periodic.add(req);
                 if self.mode == Mode::Connected {
-                    self.send_periodic(self.periodic.len() - 1, Instant::now());
+                    self.send_periodic(i, Instant::now());
                 }
             }
             Command::Trigger(t) => self.on_trigger(t).await,
@@ -990,7 +953,7 @@ impl Supervisor {
             }
             (Mode::Connected, _) => false,
             // New credentials are what an auth refusal waits for; a network change is not.
-            (Mode::Parked, Trigger::NetworkChanged | Trigger::Woke) => !matches!(*self.state_tx.borrow(), LinkState::AuthRejected { .. }),
+            (Mode::Parked(park), Trigger::NetworkChanged | Trigger::Woke) => park != Park::AuthRejected,
             _ => true,
         };
         if !act {
@@ -1017,11 +980,7 @@ impl Supervisor {
             self.emit(EventKind::Triggered {
                 trigger: Trigger::NetworkChanged.name(),
             });
-            let at = Instant::now() + PROBE_WAIT;
-            if self.ping_deadline.is_none_or(|d| at < d) {
-                self.ping_deadline = Some(at);
-                self.ping_silence = PROBE_WAIT;
-            }
+            self.ping.on_probe(Instant::now(), PROBE_WAIT);
         }
     }
 
@@ -1032,7 +991,7 @@ impl Supervisor {
     async fn disconnect_gracefully(&mut self) {
         if self.mode == Mode::Connected {
             // What the consumer has taken goes out before DISCONNECT (the same channel, in order).
-            if let Ok(t) = self.acks.try_recv() {
+            if let Some(t) = self.outlet.ready_ack() {
                 self.on_acks(t);
             }
             if let Some(c) = self.driver.client() {
