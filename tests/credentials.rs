@@ -49,3 +49,33 @@ async fn new_credentials_are_used_on_the_next_reconnect() {
     assert_eq!(ev.count("auth_rejected"), 0, "{:?}", ev.names());
     h.stop().await;
 }
+
+/// A keychain waiting on an unlock prompt nobody answers.
+struct Prompting;
+
+impl CredentialSource for Prompting {
+    fn credentials(&self) -> BoxFuture<'_, Result<Credentials, CredentialError>> {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(Credentials::default())
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_credential_store_that_does_not_answer_never_blocks_the_link() {
+    let (h, rx) = Link::start_subscribed(fast_config(1), Arc::new(Prompting)).expect("start");
+    let mut ev = Events { rx, seen: vec![] };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Diagnostics, pause and stop are answered at once while the fetch waits.
+    let d = tokio::time::timeout(Duration::from_secs(2), h.diagnostics()).await;
+    assert!(matches!(d, Ok(Some(_))), "diagnostics waited on the credential store");
+    assert_eq!(h.state().name(), "connecting");
+    tokio::time::timeout(Duration::from_secs(2), h.pause())
+        .await
+        .expect("pause is taken at once");
+    ev.wait_name("paused", Duration::from_secs(2)).await;
+    tokio::time::timeout(Duration::from_secs(3), h.stop())
+        .await
+        .expect("stop waited on the credential store");
+}

@@ -10,7 +10,7 @@ use super::protocol::{Command, PublishOutcome, Trigger};
 use super::session::{Session, Written};
 use super::watchdog::{PingWatch, Schedule};
 use crate::config::LinkConfig;
-use crate::credentials::{CredentialError, CredentialSource};
+use crate::credentials::{CredentialError, CredentialSource, Credentials};
 use crate::delivery::{room, AckToken, Offer, Outlet};
 use crate::diagnostics::Recorder;
 use crate::error::{classify, LinkError, PublishError};
@@ -26,6 +26,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -40,6 +41,17 @@ const PROBE_WAIT: Duration = Duration::from_secs(3);
 /// After the consumer held the link up, how long a PINGREQ still has for its answer: the answer
 /// may be among the poll results not read meanwhile.
 const AFTER_BACKPRESSURE: Duration = Duration::from_secs(2);
+
+/// What a credential fetch brings back: how the refresh went (if one was asked), the credentials.
+type Fetched = (Option<Result<(), String>>, Result<Credentials, LinkError>);
+
+/// Wait for the running credential fetch (never, when none runs).
+async fn join_fetch(f: &mut Option<JoinHandle<Fetched>>) -> Result<Fetched, tokio::task::JoinError> {
+    match f.as_mut() {
+        Some(h) => h.await,
+        None => std::future::pending().await,
+    }
+}
 
 /// How long a credential source may take (a keychain waiting on an unlock prompt, a token
 /// request) before the attempt counts as failed; the supervisor must stay responsive meanwhile.
@@ -88,6 +100,8 @@ pub(crate) struct Supervisor {
     mode: Mode,
     /// The client, its poller and the connection epochs.
     driver: Driver,
+    /// The credential fetch for the next client, while it runs.
+    fetching: Option<JoinHandle<Fetched>>,
     /// When the current outage began (for `recovered {downtime}`); `None` when connected.
     down_since: Option<Instant>,
     /// A connection of this link has been interrupted: the next one that holds is a recovery (the
@@ -146,6 +160,7 @@ impl Supervisor {
             rec: Recorder::new(),
             mode: Mode::Attempting,
             driver: Driver::new(),
+            fetching: None,
             down_since: None,
             was_interrupted: false,
             outage_failed: false,
@@ -214,6 +229,8 @@ impl Supervisor {
                 // consumer holds events back: the poller waits, the TCP window closes, the broker
                 // keeps the rest.
                 r = self.driver.recv(), if !backed_up => self.on_polled(r).await,
+                // Credentials for the next client.
+                r = join_fetch(&mut self.fetching), if self.fetching.is_some() => self.on_fetched(r).await,
             }
         }
         self.shutdown().await;
@@ -318,41 +335,80 @@ impl Supervisor {
     /// Start an attempt: refresh and/or build a new client if asked (or if there is none), then
     /// tell the poller to connect.
     async fn attempt(&mut self, recreate: bool, refresh: bool) {
-        if refresh && self.creds.can_refresh() {
-            match tokio::time::timeout(CREDENTIALS_TIMEOUT, self.creds.refresh()).await {
-                Ok(Ok(())) => self.emit(EventKind::TokenRefreshed),
-                Ok(Err(e)) => tracing::warn!(profile = %self.profile, error = %e, "credential refresh failed; trying with the old ones"),
-                Err(_) => tracing::warn!(profile = %self.profile, "credential refresh timed out; trying with the old ones"),
-            }
-        }
+        self.mode = Mode::Attempting;
         if recreate || refresh || !self.driver.has_client() || std::mem::take(&mut self.creds_changed) {
-            // Drop the old client before building the new one.
+            // Drop the old client before building the new one, with credentials fetched beside
+            // the loop: a keychain prompt or a token request must not hold up stop or pause.
             self.driver.close();
-            if let Err(e) = self.build_conn().await {
-                self.mode = Mode::Attempting;
-                self.on_failure(e).await;
-                return;
-            }
+            self.start_fetch(refresh);
+            return;
         }
+        self.connect_now();
+    }
+
+    fn connect_now(&mut self) {
         self.rec.attempts += 1;
         self.mode = Mode::Attempting;
         self.driver.go();
     }
 
-    async fn build_conn(&mut self) -> Result<(), LinkError> {
-        let creds = tokio::time::timeout(CREDENTIALS_TIMEOUT, self.creds.credentials())
-            .await
-            .map_err(|_| {
-                LinkError::Credentials(format!(
-                    "no answer from the credential store within {}s",
-                    CREDENTIALS_TIMEOUT.as_secs()
-                ))
-            })?
-            .map_err(|e| match e {
-                CredentialError::NoKeychain(_) | CredentialError::CannotRefresh => LinkError::InvalidConfig(e.to_string()),
-                other => LinkError::Credentials(other.to_string()),
-            })?;
-        let opts = mqtt_options(&self.cfg, &creds).map_err(|e| LinkError::InvalidConfig(e.to_string()))?;
+    /// Refresh (if asked and possible), then fetch the credentials, in a task of its own.
+    fn start_fetch(&mut self, refresh: bool) {
+        self.cancel_fetch();
+        let creds = self.creds.clone();
+        self.fetching = Some(tokio::spawn(async move {
+            let refreshed = if refresh && creds.can_refresh() {
+                Some(match tokio::time::timeout(CREDENTIALS_TIMEOUT, creds.refresh()).await {
+                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Err(_) => Err("timed out".to_string()),
+                })
+            } else {
+                None
+            };
+            let got = tokio::time::timeout(CREDENTIALS_TIMEOUT, creds.credentials())
+                .await
+                .map_err(|_| {
+                    LinkError::Credentials(format!(
+                        "no answer from the credential store within {}s",
+                        CREDENTIALS_TIMEOUT.as_secs()
+                    ))
+                })
+                .and_then(|r| {
+                    r.map_err(|e| match e {
+                        CredentialError::NoKeychain(_) | CredentialError::CannotRefresh => LinkError::InvalidConfig(e.to_string()),
+                        other => LinkError::Credentials(other.to_string()),
+                    })
+                });
+            (refreshed, got)
+        }));
+    }
+
+    fn cancel_fetch(&mut self) {
+        if let Some(f) = self.fetching.take() {
+            f.abort();
+        }
+    }
+
+    /// The credentials are in: build the client and connect, or count the failure.
+    async fn on_fetched(&mut self, r: Result<Fetched, tokio::task::JoinError>) {
+        self.fetching = None;
+        if self.mode != Mode::Attempting {
+            return;
+        }
+        let (refreshed, got) = r.unwrap_or_else(|e| (None, Err(LinkError::Credentials(format!("the credential fetch failed: {e}")))));
+        match refreshed {
+            Some(Ok(())) => self.emit(EventKind::TokenRefreshed),
+            Some(Err(e)) => tracing::warn!(profile = %self.profile, error = %e, "credential refresh failed; trying with the old ones"),
+            None => {}
+        }
+        match got.and_then(|c| self.build_conn(&c)) {
+            Ok(()) => self.connect_now(),
+            Err(e) => self.on_failure(e).await,
+        }
+    }
+
+    fn build_conn(&mut self, creds: &Credentials) -> Result<(), LinkError> {
+        let opts = mqtt_options(&self.cfg, creds).map_err(|e| LinkError::InvalidConfig(e.to_string()))?;
         let (client, mut eventloop) = AsyncClient::new(opts, REQUEST_CHANNEL);
         let mut net = rumqttc::NetworkOptions::new();
         // rumqttc's own default is 5 s whatever we configure, for the connect and every flush.
@@ -989,6 +1045,7 @@ impl Supervisor {
     /// Send DISCONNECT and keep processing acknowledgements until it is written, bounded; then
     /// drop the connection.
     async fn disconnect_gracefully(&mut self) {
+        self.cancel_fetch();
         if self.mode == Mode::Connected {
             // What the consumer has taken goes out before DISCONNECT (the same channel, in order).
             if let Some(t) = self.outlet.ready_ack() {
