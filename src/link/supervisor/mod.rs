@@ -1,0 +1,468 @@
+//! The supervisor: one task per link that owns the rumqttc event loop (through a poller task) and
+//! everything rumqttc leaves to us: backoff, the two recovery tiers, triggers, restoring
+//! subscriptions, the outbox, periodic requests, the dead-link and stale-data watchdogs.
+//!
+//! This file holds the loop, the struct, what the poll results mean, and the timers. Beside it,
+//! each an `impl Supervisor` on one concern: [`connect`] (credentials fetched beside the loop, the
+//! client built), [`outbound`] (outbox, subscriptions, periodic requests), [`consumer`] (events
+//! and acknowledgements), [`recovery`] (failures, decisions, triggers), [`commands`], [`stop`].
+//! The client and its poller are in [`super::connection`]; the pure bookkeeping in
+//! [`super::session`] and [`super::watchdog`].
+
+mod commands;
+mod connect;
+mod consumer;
+mod outbound;
+mod recovery;
+mod stop;
+
+use super::connection::Driver;
+use super::protocol::{Command, PublishOutcome, Trigger};
+use super::session::{Session, Written};
+use super::watchdog::{PingWatch, Schedule};
+use crate::config::LinkConfig;
+use crate::credentials::{CredentialError, CredentialSource, Credentials};
+use crate::delivery::{room, AckToken, Offer, Outlet};
+use crate::diagnostics::Recorder;
+use crate::error::{classify, LinkError, PublishError};
+use crate::event::{EventKind, LinkEvent};
+use crate::machine::{Decision, Machine};
+use crate::outbox::Outbox;
+use crate::state::LinkState;
+use crate::transport::{mqtt_options, publish_size, REQUEST_CHANNEL};
+use bytes::Bytes;
+use chrono::Utc;
+use rumqttc::{AsyncClient, ConnectionError, Event, Incoming, Outgoing, Publish, QoS, SubscribeReasonCode};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// How long a graceful stop waits for DISCONNECT to be written.
+const DISCONNECT_WAIT: Duration = Duration::from_secs(2);
+/// Housekeeping: outbox expiry and disk sync, the stale-data watchdog.
+const TICK: Duration = Duration::from_secs(1);
+/// After a network change while connected, how long one round trip may take before the link
+/// counts as dead (instead of waiting up to 1.5 × keepalive to find out).
+const PROBE_WAIT: Duration = Duration::from_secs(3);
+
+/// After the consumer held the link up, how long a PINGREQ still has for its answer: the answer
+/// may be among the poll results not read meanwhile.
+const AFTER_BACKPRESSURE: Duration = Duration::from_secs(2);
+
+/// What a credential fetch brings back: how the refresh went (if one was asked), the credentials.
+type Fetched = (Option<Result<(), String>>, Result<Credentials, LinkError>);
+
+/// Wait for the running credential fetch (never, when none runs).
+async fn join_fetch(f: &mut Option<JoinHandle<Fetched>>) -> Result<Fetched, tokio::task::JoinError> {
+    match f.as_mut() {
+        Some(h) => h.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// How long a credential source may take (a keychain waiting on an unlock prompt, a token
+/// request) before the attempt counts as failed; the supervisor must stay responsive meanwhile.
+const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Why the link is parked: it decides which triggers move it on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Park {
+    /// Recovery gave up, or the configuration is invalid.
+    GaveUp,
+    /// The broker refused the credentials: only new ones (or Retry now) help.
+    AuthRejected,
+}
+
+/// What the supervisor is doing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    /// The poller is connecting.
+    Attempting,
+    Connected,
+    /// Waiting for a backoff timer (or a trigger) before the next attempt.
+    Waiting {
+        at: Instant,
+        recreate: bool,
+        refresh: bool,
+    },
+    /// Gave up, credentials refused or configuration invalid: only a trigger moves on.
+    Parked(Park),
+    Paused,
+}
+
+pub(crate) struct Supervisor {
+    cfg: LinkConfig,
+    profile: Arc<str>,
+    creds: Arc<dyn CredentialSource>,
+    machine: Machine,
+    state_tx: watch::Sender<LinkState>,
+    events: broadcast::Sender<LinkEvent>,
+    outbox_len: watch::Sender<usize>,
+    outbox: Outbox,
+    /// Subscriptions, packet ids, outbox ids in flight, refusals.
+    session: Session,
+    /// Periodic requests and when each is next due.
+    periodic: Schedule,
+    rec: Recorder,
+    mode: Mode,
+    /// The client, its poller and the connection epochs.
+    driver: Driver,
+    /// The credential fetch for the next client, while it runs.
+    fetching: Option<JoinHandle<Fetched>>,
+    /// When the current outage began (for `recovered {downtime}`); `None` when connected.
+    down_since: Option<Instant>,
+    /// A connection of this link has been interrupted: the next one that holds is a recovery (the
+    /// first connect is not, even when it took a few attempts).
+    was_interrupted: bool,
+    /// This outage went past tier 1 (`reconnection_failed`, `gave_up`, `auth_rejected`): its
+    /// recovery is worth telling the user about, even after a trigger reset the counters.
+    outage_failed: bool,
+    /// The last failure, for `gave_up`'s reason.
+    last_error: Option<LinkError>,
+    /// The outbox has entries the client could not take yet (channel full, or just queued).
+    flush_needed: bool,
+    /// Outbox entries acknowledged since the backlog started draining (for `outbox_flushed`).
+    flushed: usize,
+    /// The outbox holds messages queued while offline: `outbox_flushed` reports when they are out.
+    backlog: bool,
+    /// New credentials were stored: the next attempt builds a new client with them, whatever the
+    /// link was doing when they came (tier 1 would otherwise reuse the old client's options).
+    creds_changed: bool,
+    /// Unreadable outbox entries found at start, reported once as `outbox_dropped`.
+    corrupt_at_start: usize,
+    /// The dead-link deadline (a PINGREQ or a network-change probe unanswered).
+    ping: PingWatch,
+    /// CONNACK time of a connection that has not held for `stable_after` yet: the backoff resets,
+    /// and the outage counts as recovered, only once it has.
+    unproven_since: Option<Instant>,
+    /// Where events go to the link's consumer, if it has one (at least once to the consumer).
+    outlet: Outlet,
+    /// Consumer acknowledgements rumqttc's request channel had no room for yet, in order.
+    unsent_acks: VecDeque<AckToken>,
+    next_tick: Instant,
+}
+
+impl Supervisor {
+    pub(crate) fn new(
+        cfg: LinkConfig,
+        creds: Arc<dyn CredentialSource>,
+        outbox: Outbox,
+        state_tx: watch::Sender<LinkState>,
+        events: broadcast::Sender<LinkEvent>,
+        outbox_len: watch::Sender<usize>,
+        outlet: Outlet,
+    ) -> Self {
+        Self {
+            session: Session::new(&cfg.subscriptions),
+            periodic: Schedule::new(&cfg.periodic),
+            profile: cfg.profile_id.as_str().into(),
+            machine: Machine::new(cfg.reconnect.clone(), cfg.recovery.clone()),
+            cfg,
+            creds,
+            state_tx,
+            events,
+            outbox_len,
+            flush_needed: !outbox.is_empty(),
+            outbox,
+            rec: Recorder::new(),
+            mode: Mode::Attempting,
+            driver: Driver::new(),
+            fetching: None,
+            down_since: None,
+            was_interrupted: false,
+            outage_failed: false,
+            last_error: None,
+            flushed: 0,
+            backlog: false,
+            creds_changed: false,
+            corrupt_at_start: 0,
+            ping: PingWatch::default(),
+            unproven_since: None,
+            outlet,
+            unsent_acks: VecDeque::new(),
+            next_tick: Instant::now() + TICK,
+        }
+    }
+
+    /// Unreadable outbox entries found when opening it: reported as `outbox_dropped` at start.
+    pub(crate) fn reporting_unreadable(mut self, n: usize) -> Self {
+        self.corrupt_at_start = n;
+        self
+    }
+
+    pub(crate) async fn run(mut self, mut cmd_rx: mpsc::Receiver<Command>, cancel: CancellationToken) {
+        self.set_state(LinkState::Connecting);
+        if self.corrupt_at_start > 0 {
+            self.rec.dropped += self.corrupt_at_start as u64;
+            self.emit(EventKind::OutboxDropped {
+                count: self.corrupt_at_start,
+                reason: "unreadable_in_store",
+            });
+        }
+        if let Some((path, reason)) = self.outbox.take_set_aside() {
+            self.emit(EventKind::OutboxSetAside {
+                path: path.display().to_string(),
+                reason,
+            });
+        }
+        self.backlog = !self.outbox.is_empty();
+        self.attempt(true, false).await;
+        loop {
+            let deadline = self.next_deadline();
+            let backed_up = self.outlet.backed_up();
+            let want = self.outlet.wanted();
+            tokio::select! {
+                biased;
+                // Stop: DISCONNECT, flush, done.
+                _ = cancel.cancelled() => break,
+                // A command from a handle.
+                cmd = cmd_rx.recv() => match cmd {
+                    Some(c) => self.on_command(c).await,
+                    None => break,
+                },
+                // Backoff timers, keepalive and stale watchdogs, periodic requests, housekeeping:
+                // before the poll results, so a flood of messages cannot starve them.
+                _ = sleep_until(deadline) => self.on_timer().await,
+                // The consumer has taken messages: now the broker may forget them.
+                Some(t) = self.outlet.next_ack() => self.on_acks(t),
+                // The consumer made room: hand over what waited, then read the connection again.
+                permit = room(want), if backed_up => {
+                    self.outlet.resume(permit);
+                    if !self.outlet.backed_up() {
+                        self.ping.after_hold(Instant::now(), AFTER_BACKPRESSURE);
+                    }
+                }
+                // What the event loop produced, for the current attempt only. Not read while the
+                // consumer holds events back: the poller waits, the TCP window closes, the broker
+                // keeps the rest.
+                r = self.driver.recv(), if !backed_up => self.on_polled(r).await,
+                // Credentials for the next client.
+                r = join_fetch(&mut self.fetching), if self.fetching.is_some() => self.on_fetched(r).await,
+            }
+        }
+        self.shutdown().await;
+    }
+
+    // ---- events and state -------------------------------------------------------------------
+
+    fn emit(&mut self, kind: EventKind) {
+        if !matches!(kind, EventKind::Message { .. }) {
+            tracing::info!(profile = %self.profile, event = kind.name(), "{kind:?}");
+        }
+        self.deliver(kind, None);
+    }
+
+    fn set_state(&self, s: LinkState) {
+        self.state_tx.send_replace(s);
+    }
+
+    fn publish_outbox_len(&self) {
+        self.outbox_len.send_if_modified(|v| {
+            let changed = *v != self.outbox.len();
+            *v = self.outbox.len();
+            changed
+        });
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let mut d = self.next_tick;
+        if let Mode::Waiting { at, .. } = self.mode {
+            d = d.min(at);
+        }
+        if self.mode == Mode::Connected {
+            let stable_at = self.unproven_since.map(|t| t + self.cfg.reconnect.stable_after);
+            for at in [self.ping.deadline(), stable_at, self.periodic.next()].into_iter().flatten() {
+                d = d.min(at);
+            }
+        }
+        d
+    }
+
+    // ---- poll results -----------------------------------------------------------------------
+
+    async fn on_polled(&mut self, r: Result<Event, ConnectionError>) {
+        match r {
+            Ok(Event::Incoming(p)) => {
+                self.ping.on_heard();
+                self.on_incoming(p);
+            }
+            Ok(Event::Outgoing(o)) => self.on_outgoing(o),
+            Err(e) => {
+                if matches!(self.mode, Mode::Attempting | Mode::Connected) {
+                    self.on_failure(classify(&e, self.cfg.keepalive)).await;
+                }
+            }
+        }
+        if self.flush_needed && self.mode == Mode::Connected {
+            self.flush_outbox();
+        }
+        if !self.unsent_acks.is_empty() {
+            self.flush_acks();
+        }
+    }
+
+    fn on_incoming(&mut self, p: Incoming) {
+        match p {
+            Incoming::ConnAck(ack) => self.on_connected(ack.session_present),
+            Incoming::Publish(p) => {
+                self.rec.messages_in += 1;
+                // Acknowledged once the consumer has it (at once when the link has none).
+                let token = (p.qos != QoS::AtMostOnce).then_some(AckToken {
+                    epoch: self.driver.epoch(),
+                    pkid: p.pkid,
+                    qos: p.qos as u8,
+                });
+                // Read under the hard wire limit, refused here: rumqttc cannot skip a packet, and
+                // failing the connection would bring the same message back on every reconnect
+                // (a persistent session, a retained topic). Its report carries the
+                // acknowledgement: the broker forgets it once the consumer has been told.
+                let size = p.size();
+                if size > self.cfg.max_packet_size {
+                    self.rec.too_large += 1;
+                    let kind = EventKind::MessageTooLarge {
+                        topic: p.topic,
+                        size,
+                        limit: self.cfg.max_packet_size,
+                    };
+                    tracing::info!(profile = %self.profile, event = kind.name(), "{kind:?}");
+                    self.deliver(kind, token);
+                    return;
+                }
+                self.session.touch(&p.topic, Instant::now());
+                self.deliver(
+                    EventKind::Message {
+                        topic: p.topic,
+                        payload: p.payload,
+                        qos: p.qos as u8,
+                        retain: p.retain,
+                    },
+                    token,
+                );
+            }
+            Incoming::PubAck(ack) => self.on_acked(ack.pkid),
+            // QoS 2: once the broker has it (PUBREC), rumqttc completes the exchange.
+            Incoming::PubRec(rec) => self.on_acked(rec.pkid),
+            Incoming::SubAck(ack) => {
+                let failed = ack.return_codes.iter().any(|c| matches!(c, SubscribeReasonCode::Failure));
+                let Some(topic) = self.session.on_suback(ack.pkid, failed) else {
+                    return;
+                };
+                if failed {
+                    // Kept registered: retried on the next connect.
+                    self.emit(EventKind::SubscribeFailed {
+                        topic,
+                        reason: "the broker refused the subscription (SUBACK failure); it will be retried on the next connect".into(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_connected(&mut self, session_present: bool) {
+        let now = Instant::now();
+        self.mode = Mode::Connected;
+        self.rec.on_connected(now, self.down_since.map(|t| now - t));
+        self.set_state(LinkState::Connected {
+            since: Utc::now(),
+            session_present,
+        });
+        self.emit(EventKind::Connected { session_present });
+        // The backoff resets and `recovered` is told once this connection has held.
+        self.unproven_since = Some(now);
+        if self.cfg.reconnect.stable_after.is_zero() {
+            self.on_stable();
+        }
+        self.restore_subscriptions(session_present, now);
+        // Periodic requests: once right away so the status is fresh.
+        for i in 0..self.periodic.len() {
+            self.send_periodic(i, now);
+        }
+        self.flushed = 0;
+        self.backlog = !self.outbox.is_empty();
+        self.flush_needed = true;
+        self.flush_outbox();
+    }
+
+    /// The connection held for `stable_after`: the outage is over.
+    fn on_stable(&mut self) {
+        let Some(connack) = self.unproven_since.take() else { return };
+        let after_failure = std::mem::take(&mut self.outage_failed) || self.machine.in_recovery();
+        self.machine.on_stable();
+        self.last_error = None;
+        // A first connect that had to go through recovery (started before the network, say) is a
+        // recovery too; a first connect after a plain failed attempt or two is not.
+        let downtime = self.down_since.take().map(|t| connack.saturating_duration_since(t));
+        if let (Some(downtime), true) = (downtime, self.was_interrupted || after_failure) {
+            self.emit(EventKind::Recovered { downtime, after_failure });
+        }
+    }
+
+    // ---- timers -----------------------------------------------------------------------------
+
+    async fn on_timer(&mut self) {
+        let now = Instant::now();
+        if let Mode::Waiting { at, recreate, refresh } = self.mode {
+            if now >= at {
+                self.attempt(recreate, refresh).await;
+            }
+        }
+        if self.mode == Mode::Connected {
+            if self.unproven_since.is_some_and(|t| now >= t + self.cfg.reconnect.stable_after) {
+                self.on_stable();
+            }
+            // While the consumer holds the link up, the answer may be among the unread results.
+            if let Some(silence) = self.ping.missed(now, self.outlet.backed_up()) {
+                self.drop_connection();
+                self.on_failure(LinkError::DeadLink(silence)).await;
+                return;
+            }
+            for i in self.periodic.due(now) {
+                self.send_periodic(i, now);
+            }
+        }
+        if now >= self.next_tick {
+            self.next_tick = now + TICK;
+            self.housekeeping(now).await;
+        }
+    }
+
+    async fn housekeeping(&mut self, now: Instant) {
+        let expired = self.outbox.expire();
+        if expired > 0 {
+            self.rec.expired += expired as u64;
+            self.emit(EventKind::OutboxExpired { count: expired });
+            self.publish_outbox_len();
+        }
+        self.outbox.sync();
+        if self.mode != Mode::Connected {
+            return;
+        }
+        if self.outlet.backed_up() {
+            // Data is waiting to be read: no subscription is silent.
+            self.session.touch_all(now);
+            return;
+        }
+        let stale = self.session.stale(now);
+        if let Some((topic, silent_for)) = stale {
+            self.emit(EventKind::Stale {
+                topic: topic.clone(),
+                silent_for,
+            });
+            self.drop_connection();
+            self.on_failure(LinkError::Stale { topic, silent_for }).await;
+        }
+    }
+}
+
+fn qos_of(q: u8) -> QoS {
+    match q {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
