@@ -137,6 +137,13 @@ pub fn spawn(
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
+    #[test]
+    fn a_full_ui_batch_fits_one_line_to_the_window() {
+        // The batch's own cap, with room for the event envelope and escaping of the line.
+        assert!(Limits::default().max_bytes * 2 <= crate::wire::MAX_LINE);
+    }
+
     #[test]
     fn device_replies_are_recognised_by_topic() {
         assert!(is_device_reply("cmd/52/navilink-04786332fca0/navien-client-tetherdemo/res"));

@@ -22,7 +22,8 @@ use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec};
 
-/// The longest line either side accepts (a batch of 1,000 topic updates is well under this).
+/// The longest line either side accepts. A UI batch is capped at `Limits::max_bytes` (1 MiB) of
+/// JSON, and the envelope around it is small.
 pub const MAX_LINE: usize = 4 << 20;
 /// A window that sends this is counted as open (the tray's Open then focuses it).
 pub const ATTACH: &str = "attach_window";
@@ -130,7 +131,16 @@ impl Client {
         tokio::spawn(async move {
             let mut r = FramedRead::new(r, LinesCodec::new_with_max_length(MAX_LINE));
             while let Some(line) = r.next().await {
-                let Ok(line) = line else { break };
+                let line = match line {
+                    Ok(line) => line,
+                    // One line too long is skipped (the codec reads on from the next newline);
+                    // it is not the tray process going away.
+                    Err(tokio_util::codec::LinesCodecError::MaxLineLengthExceeded) => {
+                        tracing::warn!(max = MAX_LINE, "a message from the tray process was too long; skipped");
+                        continue;
+                    }
+                    Err(_) => break,
+                };
                 match serde_json::from_str::<ToWindow>(&line) {
                     Ok(ToWindow::Reply { id, result }) => {
                         if let Some(tx) = p.lock().unwrap_or_else(|e| e.into_inner()).remove(&id) {

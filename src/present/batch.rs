@@ -19,6 +19,9 @@ pub struct Limits {
     pub max_topics: usize,
     /// Bytes of a payload shown (the rest is cut, and the update says so).
     pub max_payload: usize,
+    /// Bytes of one encoded batch (JSON), well under what the window's reader takes in one line;
+    /// topics past it wait for the next batch.
+    pub max_bytes: usize,
 }
 
 impl Default for Limits {
@@ -28,6 +31,7 @@ impl Default for Limits {
             max_events: 200,
             max_topics: 1000,
             max_payload: 4096,
+            max_bytes: 1 << 20,
         }
     }
 }
@@ -149,24 +153,36 @@ impl Batcher {
             return None;
         }
         self.last_flush = Some(now);
-        let topics = std::mem::take(&mut self.dirty)
-            .into_iter()
-            .filter_map(|t| {
-                self.topics.get(&t).map(|s| TopicUpdate {
-                    count: s.count,
-                    rate: s.rate,
-                    last_payload: s.last_payload.clone(),
-                    truncated: s.truncated,
-                    topic: t,
-                })
-            })
-            .collect();
-        Some(Batch {
+        let mut batch = Batch {
             state: self.state.take(),
             events: self.events.drain(..).collect(),
             skipped_events: std::mem::take(&mut self.skipped),
-            topics,
-        })
+            topics: Vec::new(),
+        };
+        // Encoded as the window gets it: topics are added while the line stays within
+        // `max_bytes`; the rest stay dirty and go in the next batch (at least one per batch).
+        let mut used = serde_json::to_string(&batch).map_or(0, |j| j.len());
+        while let Some(t) = self.dirty.first().cloned() {
+            let Some(s) = self.topics.get(&t) else {
+                self.dirty.remove(&t);
+                continue;
+            };
+            let update = TopicUpdate {
+                count: s.count,
+                rate: s.rate,
+                last_payload: s.last_payload.clone(),
+                truncated: s.truncated,
+                topic: t.clone(),
+            };
+            let len = serde_json::to_string(&update).map_or(0, |j| j.len()) + 1;
+            if used + len > self.limits.max_bytes && !batch.topics.is_empty() {
+                break;
+            }
+            used += len;
+            self.dirty.remove(&t);
+            batch.topics.push(update);
+        }
+        Some(batch)
     }
 
     /// Topics tracked now (bounded by `max_topics`).
@@ -249,5 +265,40 @@ mod tests {
         b.set_state(LinkState::Paused);
         assert!(b.take(t0).is_some());
         assert!(b.take(t0 + Duration::from_secs(1)).is_none());
+    }
+
+    fn bytes(topic: &str, payload: &[u8]) -> LinkEvent {
+        LinkEvent::new(
+            "p".into(),
+            EventKind::Message {
+                topic: topic.into(),
+                payload: Bytes::from(payload.to_vec()),
+                qos: 0,
+                retain: false,
+            },
+        )
+    }
+
+    #[test]
+    fn a_full_batch_stays_within_its_byte_budget_and_the_rest_comes_in_the_next() {
+        // Payloads that grow most when encoded: quotes (escaped) and control bytes (\u0001).
+        for fill in [b'"', 0x01u8] {
+            let limits = Limits::default();
+            let mut b = Batcher::new(limits);
+            let t0 = Instant::now();
+            for i in 0..limits.max_topics {
+                b.push(bytes(&format!("retained/{i}"), &vec![fill; limits.max_payload]), t0);
+            }
+            let mut seen = 0;
+            let mut t = t0;
+            for _ in 0..100 {
+                let Some(batch) = b.take(t) else { break };
+                let line = serde_json::to_string(&batch).unwrap();
+                assert!(line.len() <= limits.max_bytes, "{} bytes over {}", line.len(), limits.max_bytes);
+                seen += batch.topics.len();
+                t += limits.interval;
+            }
+            assert_eq!(seen, limits.max_topics, "every topic is shown, over several batches");
+        }
     }
 }
