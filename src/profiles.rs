@@ -229,11 +229,30 @@ impl ProfileStore {
 
     /// Load, change, save: the only way to write, so a malformed file is never overwritten
     /// (loading it fails first).
+    ///
+    /// Under an exclusive lock on `profiles.toml.lock`, so the CLI and the app (or two CLIs) never
+    /// lose each other's changes: each loads what the other saved.
     pub fn update<T>(&self, f: impl FnOnce(&mut ProfileFile) -> Result<T, ProfileError>) -> Result<T, ProfileError> {
+        let _lock = self.lock()?;
         let mut file = self.load()?;
         let out = f(&mut file)?;
         self.save(&file)?;
         Ok(out)
+    }
+
+    /// The advisory lock around load-modify-save, held until dropped (released by the OS if the
+    /// process dies).
+    fn lock(&self) -> Result<std::fs::File, ProfileError> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("{FILE_NAME}.lock")))
+            .map_err(|e| self.io(e))?;
+        f.lock().map_err(|e| self.io(e))?;
+        Ok(f)
     }
 
     pub fn get(&self, name: &str) -> Result<Profile, ProfileError> {
@@ -283,6 +302,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = ProfileStore::new(dir.path().join(FILE_NAME));
         (dir, s)
+    }
+
+    #[test]
+    fn two_writers_at_once_never_lose_each_others_change() {
+        let (_d, s) = store();
+        let s2 = ProfileStore::new(s.path.clone());
+        let slow = std::thread::spawn(move || {
+            s2.update(|f| {
+                // Loaded; another writer tries meanwhile and must wait for this save.
+                std::thread::sleep(Duration::from_millis(300));
+                f.profiles.insert("slow".into(), Profile::mqtt("mqtt://127.0.0.1:1").unwrap());
+                Ok(())
+            })
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        s.update(|f| {
+            f.profiles.insert("quick".into(), Profile::mqtt("mqtt://127.0.0.1:2").unwrap());
+            Ok(())
+        })
+        .unwrap();
+        slow.join().unwrap().unwrap();
+        let names: Vec<String> = s.load().unwrap().profiles.into_keys().collect();
+        assert_eq!(names, vec!["quick".to_string(), "slow".to_string()]);
     }
 
     #[test]

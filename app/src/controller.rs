@@ -394,7 +394,6 @@ impl Controller {
         profile.username = username;
         // Everything else the core checks (TLS files, policy numbers), before anything is written.
         profile.link_config(&name, &self.paths).map_err(UiError::from)?;
-        file.profiles.insert(name.clone(), profile);
 
         let renamed = orig.as_deref().filter(|o| *o != name).map(str::to_string);
         if let Some(o) = &renamed {
@@ -416,7 +415,24 @@ impl Controller {
             let mut active = self.active.lock().await;
             self.stop_active(&mut active).await;
         }
-        self.store.save(&file).map_err(profiles_error)?;
+        // Loaded again under the file's lock and the change applied to that: a profile the CLI
+        // added or changed while we waited on the keychain is kept.
+        let taken = self
+            .store
+            .update(|f| {
+                if f.profiles.contains_key(&name) && orig.as_deref() != Some(name.as_str()) {
+                    return Ok(true);
+                }
+                if let Some(o) = &orig {
+                    f.profiles.remove(o);
+                }
+                f.profiles.insert(name.clone(), profile);
+                Ok(false)
+            })
+            .map_err(profiles_error)?;
+        if taken {
+            return Err(UiError::invalid("name", format!("a profile named {name:?} already exists")));
+        }
         if let Some(o) = &renamed {
             self.move_outbox(o, Some(&name));
             let o2 = o.clone();

@@ -140,3 +140,66 @@ async fn settings_are_refused_by_field_and_nothing_changes() {
     assert!(!again.settings().await.unwrap().notifications.recovered);
     again.shutdown().await;
 }
+
+/// A keychain whose reads wait until the test lets them through (an unlock prompt).
+struct Prompting {
+    inner: MemoryStore,
+    /// Taken by the first read, which waits on it; later reads go straight through.
+    gate: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+}
+
+impl SecretStore for Prompting {
+    fn get(&self, account: &str) -> Result<Option<SecretString>, tether::credentials::CredentialError> {
+        if let Some(gate) = self.gate.lock().unwrap().take() {
+            let _ = gate.recv_timeout(std::time::Duration::from_secs(10));
+        }
+        self.inner.get(account)
+    }
+    fn set(&self, account: &str, secret: &SecretString) -> Result<(), tether::credentials::CredentialError> {
+        self.inner.set(account, secret)
+    }
+    fn delete(&self, account: &str) -> Result<bool, tether::credentials::CredentialError> {
+        self.inner.delete(account)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_and_app_profile_writes_do_not_lose_each_other() {
+    let home = tempfile::tempdir().unwrap();
+    let p = paths(home.path());
+    let (open, gate) = std::sync::mpsc::channel();
+    let keychain = Arc::new(Prompting {
+        inner: MemoryStore::default(),
+        gate: std::sync::Mutex::new(Some(gate)),
+    });
+    let store = tether::profiles::ProfileStore::new(p.profiles_file());
+    store
+        .update(|f| {
+            f.profiles
+                .insert("a".into(), tether::profiles::Profile::mqtt("mqtt://127.0.0.1:1883").unwrap());
+            Ok(())
+        })
+        .unwrap();
+    let ctl = Arc::new(Controller::new(p.clone(), keychain, Ok(()), recorder(false)));
+    // The app renames a -> b and waits on the keychain (copying the secret) meanwhile.
+    let c = ctl.clone();
+    let rename = tokio::spawn(async move { c.save_profile(input(Some("a"), "b", "mqtt://127.0.0.1:1883", &[])).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The CLI adds a profile in between.
+    store
+        .update(|f| {
+            f.profiles
+                .insert("x".into(), tether::profiles::Profile::mqtt("mqtt://127.0.0.1:1884").unwrap());
+            Ok(())
+        })
+        .unwrap();
+    open.send(()).unwrap();
+    rename.await.unwrap().expect("the rename is saved");
+    let names: Vec<String> = store.load().unwrap().profiles.into_keys().collect();
+    assert_eq!(
+        names,
+        vec!["b".to_string(), "x".to_string()],
+        "the CLI's profile survives the app's save"
+    );
+    ctl.shutdown().await;
+}
