@@ -62,3 +62,42 @@ async fn an_entry_queued_before_the_packet_limit_was_lowered_is_set_aside_and_th
     assert_eq!(ev.count("connected"), 1, "no reconnect on the way: {:?}", ev.names());
     h.stop().await;
 }
+
+#[tokio::test]
+async fn offline_publishing_is_told_in_a_few_events_with_exact_counts_not_one_per_message() {
+    // Nothing listens on this port: every publish is offline.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = fast_config(1);
+    cfg.outbox_path = Some(dir.path().join("o.redb"));
+    cfg.outbox.max_messages = 100;
+    cfg.outbox.overflow = tether::config::Overflow::DropOldest;
+    let (h, mut ev) = start(cfg);
+    for i in 0..2_000 {
+        h.publish("t/x", format!("{i}"), 1, false).await.expect("queued");
+    }
+    ev.drain_for(Duration::from_millis(1500)).await;
+    // Whatever waits to be told is told before `stopped`.
+    h.stop().await;
+    ev.wait_name("stopped", Duration::from_secs(5)).await;
+    let queued: Vec<usize> = ev
+        .seen
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::OutboxQueued { count } => Some(count),
+            _ => None,
+        })
+        .collect();
+    let dropped: usize = ev
+        .seen
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::OutboxDropped { count, .. } => Some(count),
+            _ => None,
+        })
+        .sum();
+    let told = ev.count("outbox_queued") + ev.count("outbox_dropped");
+    // Each event is also a log line at info: the log grows with time offline, not with traffic.
+    assert!(told < 40, "{told} outbox events for 2,000 publishes");
+    assert_eq!(queued.last(), Some(&100), "the last count is the outbox's: {queued:?}");
+    assert_eq!(dropped, 1_900, "every overflow is counted");
+}

@@ -16,6 +16,7 @@ mod outbound;
 mod recovery;
 mod stop;
 
+use super::coalesce::Coalesce;
 use super::connection::Driver;
 use super::protocol::{Command, PublishOutcome, Trigger};
 use super::session::{Session, Written};
@@ -141,6 +142,8 @@ pub(crate) struct Supervisor {
     unproven_since: Option<Instant>,
     /// Where events go to the link's consumer, if it has one (at least once to the consumer).
     outlet: Outlet,
+    /// Outbox events that can come once per publish, told at most once a second each.
+    coalesce: Coalesce,
     /// Consumer acknowledgements rumqttc's request channel had no room for yet, in order.
     unsent_acks: VecDeque<AckToken>,
     next_tick: Instant,
@@ -183,6 +186,7 @@ impl Supervisor {
             ping: PingWatch::default(),
             unproven_since: None,
             outlet,
+            coalesce: Coalesce::default(),
             unsent_acks: VecDeque::new(),
             next_tick: Instant::now() + TICK,
         }
@@ -365,6 +369,8 @@ impl Supervisor {
 
     fn on_connected(&mut self, session_present: bool) {
         let now = Instant::now();
+        // What was queued or dropped while away is told before the connect it precedes.
+        self.tell_coalesced(now, true);
         self.mode = Mode::Connected;
         self.rec.on_connected(now, self.down_since.map(|t| now - t));
         self.set_state(LinkState::Connected {
@@ -432,6 +438,7 @@ impl Supervisor {
     }
 
     async fn housekeeping(&mut self, now: Instant) {
+        self.tell_coalesced(now, false);
         let expired = self.outbox.expire();
         if expired > 0 {
             self.rec.expired += expired as u64;

@@ -28,20 +28,18 @@ impl Supervisor {
             Err(e) => {
                 if matches!(e, PublishError::OutboxFull(_)) {
                     self.rec.dropped += 1;
-                    self.emit(EventKind::OutboxDropped {
-                        count: 1,
-                        reason: "refused_outbox_full",
-                    });
+                    if let Some(k) = self.coalesce.dropped(1, "refused_outbox_full", Instant::now()) {
+                        self.emit(k);
+                    }
                 }
                 return Err(e);
             }
         };
         if pushed.dropped > 0 {
             self.rec.dropped += pushed.dropped as u64;
-            self.emit(EventKind::OutboxDropped {
-                count: pushed.dropped,
-                reason: "overflow_dropped_oldest",
-            });
+            if let Some(k) = self.coalesce.dropped(pushed.dropped, "overflow_dropped_oldest", Instant::now()) {
+                self.emit(k);
+            }
         }
         self.publish_outbox_len();
         if connected {
@@ -51,7 +49,9 @@ impl Supervisor {
             self.flush_needed = true;
             self.backlog = true;
             let queued = self.outbox.len();
-            self.emit(EventKind::OutboxQueued { count: queued });
+            if let Some(k) = self.coalesce.queued(queued, Instant::now()) {
+                self.emit(k);
+            }
             Ok(PublishOutcome::Queued { queued })
         }
     }
@@ -187,6 +187,13 @@ impl Supervisor {
             if c.try_publish(topic, qos_of(qos), false, payload.into_bytes()).is_ok() {
                 self.session.sent_publish(None);
             }
+        }
+    }
+
+    /// Tell the coalesced outbox events that are due (all of them with `force`).
+    pub(super) fn tell_coalesced(&mut self, now: Instant, force: bool) {
+        for k in self.coalesce.due(now, force) {
+            self.emit(k);
         }
     }
 }

@@ -52,6 +52,7 @@ impl Supervisor {
         // Closed before `Stopped` is published: `LinkHandle::stop` returns on that state, and a
         // restart of the same profile opens this file next.
         self.outbox.close();
+        self.tell_coalesced(Instant::now(), true);
         self.set_state(LinkState::Stopped);
         self.emit(EventKind::Stopped);
     }
