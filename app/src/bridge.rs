@@ -60,6 +60,7 @@ pub fn spawn(
         let mut states = link.watch_state();
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         let mut ticks: u64 = 0;
+        let (mut bad_replies, mut last_bad_warn) = (0u64, None);
         let first = states.borrow_and_update().clone();
         sink.state(&profile, &first);
         batcher.set_state(first);
@@ -90,8 +91,16 @@ pub fn spawn(
                                         *device.lock().unwrap_or_else(|p| p.into_inner()) = Some(d.clone());
                                         sink.device(&d);
                                     }
-                                    // A malformed reply is logged and skipped; the link goes on.
-                                    Err(e) => tracing::warn!(%topic, error = %e, "skipped a device reply that does not decode"),
+                                    // A malformed reply is skipped; the link goes on. Logged at most once
+                                    // a minute, with a count: a broken device must not fill the log.
+                                    Err(e) => {
+                                        bad_replies += 1;
+                                        if last_bad_warn.is_none_or(|t: tokio::time::Instant| now.duration_since(t) >= Duration::from_secs(60)) {
+                                            last_bad_warn = Some(now);
+                                            tracing::warn!(%topic, error = %e, skipped = bad_replies, "skipped device replies that do not decode");
+                                            bad_replies = 0;
+                                        }
+                                    }
                                 }
                             }
                         }

@@ -128,6 +128,88 @@ impl<W: Write> Write for Redacting<W> {
 
 pub struct RedactingMaker<M>(M);
 
+/// Bytes the log file may take per day (UTC); with seven daily files kept, the logs stay under
+/// about 350 MiB whatever a peer or an input does.
+pub const DAILY_CAP: u64 = 50 << 20;
+
+/// What has been written today, shared by every writer of one file.
+#[derive(Debug, Default)]
+struct Budget {
+    day: i64,
+    bytes: u64,
+    /// The cap was hit today and a line said so.
+    told: bool,
+}
+
+/// Stops writing once `cap` bytes went out in a day, with one line saying so; writes resume the
+/// next day (the appender starts a new file then).
+pub struct CappedMaker<M> {
+    inner: M,
+    cap: u64,
+    budget: std::sync::Arc<std::sync::Mutex<Budget>>,
+}
+
+impl<M> CappedMaker<M> {
+    pub fn new(inner: M, cap: u64) -> Self {
+        Self {
+            inner,
+            cap,
+            budget: Default::default(),
+        }
+    }
+}
+
+pub struct Capped<W> {
+    inner: W,
+    cap: u64,
+    budget: std::sync::Arc<std::sync::Mutex<Budget>>,
+}
+
+impl<W: Write> Write for Capped<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let today = chrono::Utc::now().timestamp().div_euclid(86_400);
+        let mut b = self.budget.lock().unwrap_or_else(|p| p.into_inner());
+        if b.day != today {
+            *b = Budget {
+                day: today,
+                ..Budget::default()
+            };
+        }
+        if b.bytes + buf.len() as u64 > self.cap {
+            if !b.told {
+                b.told = true;
+                drop(b);
+                let note = format!(
+                    "log cap of {} KiB reached for today (UTC); further lines are dropped until tomorrow\n",
+                    self.cap >> 10
+                );
+                self.inner.write_all(note.as_bytes())?;
+            }
+            // Dropped, not failed: the caller goes on.
+            return Ok(buf.len());
+        }
+        b.bytes += buf.len() as u64;
+        drop(b);
+        self.inner.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for CappedMaker<M> {
+    type Writer = Capped<M::Writer>;
+    fn make_writer(&'a self) -> Self::Writer {
+        Capped {
+            inner: self.inner.make_writer(),
+            cap: self.cap,
+            budget: self.budget.clone(),
+        }
+    }
+}
+
 impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingMaker<M> {
     type Writer = Redacting<M::Writer>;
     fn make_writer(&'a self) -> Self::Writer {
@@ -160,7 +242,7 @@ pub fn init(dir: &Path, prefix: &str) -> Option<tracing_appender::non_blocking::
             let (nb, guard) = tracing_appender::non_blocking(appender);
             let file_layer = tracing_subscriber::fmt::layer()
                 .with_ansi(false)
-                .with_writer(RedactingMaker(nb))
+                .with_writer(RedactingMaker(CappedMaker::new(nb, DAILY_CAP)))
                 .with_filter(filter());
             tracing_subscriber::registry().with(stderr).with(file_layer).init();
             Some(guard)
@@ -175,7 +257,44 @@ pub fn init(dir: &Path, prefix: &str) -> Option<tracing_appender::non_blocking::
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::*;
+
+    /// A writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Buf {
+        type Writer = Buf;
+        fn make_writer(&'a self) -> Buf {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn the_log_stops_at_its_daily_cap_with_one_line_saying_so() {
+        let out = Buf::default();
+        let maker = CappedMaker::new(out.clone(), 1000);
+        for i in 0..1000 {
+            let mut w = maker.make_writer();
+            w.write_all(format!("line {i:05} of a flood from a peer\n").as_bytes()).unwrap();
+        }
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let cap_lines = text.lines().filter(|l| l.starts_with("log cap")).count();
+        assert_eq!(cap_lines, 1, "said once");
+        let written: usize = text.lines().filter(|l| l.starts_with("line")).map(|l| l.len() + 1).sum();
+        assert!(written <= 1000, "{written} bytes past the cap");
+        assert!(written > 900, "writes up to the cap: {written}");
+    }
 
     #[test]
     fn secrets_after_their_keys_are_masked() {
