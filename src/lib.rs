@@ -17,14 +17,14 @@
 //!   session bookkeeping and watchdogs beside it), and [`handle`], its cloneable front.
 //! - [`delivery`]: at least once to the consumer: ordered hand-over, acks after it, back-pressure.
 //! - [`outbox`]: the persisted queue of publishes made while offline.
-//! - [`faultproxy`]: a TCP proxy that misbehaves on demand (the demo's fault switch, the tests).
 //! - [`diagnostics`]: counters and timings, exportable as JSON.
 //! - [`credentials`]: the `CredentialSource` trait, static and OS-keychain sources.
 //! - [`profiles`]: the profile file shared by the CLI and the desktop app; [`paths`]: where its
 //!   files and each profile's outbox live.
 //! - [`triggers`]: OS signals that beat any timer: network back, wake from sleep.
 //! - [`navien`]: the Navien NWP500 message shapes (topics, commands, envelopes, status).
-//! - [`demo`]: the embedded demo: rumqttd, a simulated water heater, a fault switch.
+//! - [`demo`]: the embedded demo: rumqttd, a simulated water heater, a fault switch (on
+//!   [`demo::proxy`], a TCP proxy that misbehaves on demand, which the tests use too).
 //! - [`present`]: what the desktop shell shows: notification policy, UI batching, tray mapping.
 //! - [`cli`]: the `tether` command line (the binary only parses arguments and calls it).
 
@@ -36,7 +36,6 @@ pub mod demo;
 pub mod diagnostics;
 pub mod error;
 pub mod event;
-pub mod faultproxy;
 mod link;
 pub mod machine;
 pub mod navien;

@@ -1,7 +1,7 @@
 //! The demo's fault switch: the [`FaultProxy`] between the app's link and the demo broker, with
 //! the three faults the UI and `tether demo` offer.
 
-use crate::faultproxy::{FaultProxy, Mode};
+use super::proxy::{FaultProxy, Mode};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -3,13 +3,14 @@
 //! - [`broker`]: rumqttd on 127.0.0.1;
 //! - [`device`]: a simulated NWP500 water heater speaking the Navien message shapes;
 //! - [`faults`]: the fault switch between the app and the broker (drop the link, broker outage,
-//!   refuse credentials);
+//!   refuse credentials), on [`proxy`], the TCP fault proxy the integration tests use too;
 //! - [`Demo::link_config`]: the demo profile, with short delays so backoff, `reconnection_failed`
 //!   and recovery all happen within a minute or two.
 
 pub mod broker;
 pub mod device;
 pub mod faults;
+pub mod proxy;
 
 use crate::config::{LinkConfig, PeriodicRequest, Subscription};
 use crate::navien::{command, status::f_to_half_c, Request, Topics};

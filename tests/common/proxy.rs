@@ -1,4 +1,4 @@
-//! The test rig's fault proxy is the core's (`tether::faultproxy`), the same one the demo's fault
+//! The test rig's fault proxy is the core's (`tether::demo::proxy`), the same one the demo's fault
 //! switch uses.
 
-pub use tether::faultproxy::{FaultProxy, Mode};
+pub use tether::demo::proxy::{FaultProxy, Mode};
