@@ -4,8 +4,8 @@
 //! Modes: pass; refuse (accepted and reset at once, so attempts can be counted); blackhole (open
 //! connections stay open but nothing is forwarded and nothing is closed: a dead link, even when
 //! the broker itself gives up on the silent client); delay; refuse credentials (CONNECT answered
-//! with CONNACK 4). A mode can be set for a while and then ends on its own. Every accepted
-//! connection is counted with its time.
+//! with CONNACK 4); unavailable (CONNACK 3, a refusal worth retrying). A mode can be set for a
+//! while and then ends on its own. Every accepted connection is counted with its time.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,6 +27,8 @@ pub enum Mode {
     Delay(Duration),
     /// Answer every CONNECT with CONNACK 4 (bad user name or password), then close.
     RefuseCredentials,
+    /// Answer every CONNECT with CONNACK 3 (server unavailable, worth retrying), then close.
+    Unavailable,
 }
 
 /// The mode and, for a timed fault, when it ends.
@@ -78,7 +80,10 @@ impl FaultProxy {
                 match mode {
                     Mode::Refuse => reset(client),
                     Mode::RefuseCredentials => {
-                        tokio::spawn(refuse_connect(client));
+                        tokio::spawn(refuse_connect(client, 4));
+                    }
+                    Mode::Unavailable => {
+                        tokio::spawn(refuse_connect(client, 3));
                     }
                     _ => {
                         tokio::spawn(pipe(client, upstream, setting_rx.clone(), epoch_rx.clone()));
@@ -160,12 +165,12 @@ fn reset(s: TcpStream) {
     drop(s);
 }
 
-/// Read the CONNECT, answer CONNACK with return code 4, close.
-async fn refuse_connect(mut s: TcpStream) {
+/// Read the CONNECT, answer CONNACK with return `code`, close.
+async fn refuse_connect(mut s: TcpStream, code: u8) {
     let mut buf = [0u8; 512];
     let read = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await;
     if matches!(read, Ok(Ok(n)) if n > 0) {
-        let _ = s.write_all(&[0x20, 0x02, 0x00, 0x04]).await;
+        let _ = s.write_all(&[0x20, 0x02, 0x00, code]).await;
     }
 }
 
