@@ -59,7 +59,7 @@ impl BrokerUrl {
         let host = url
             .host_str()
             .filter(|h| !h.is_empty())
-            .ok_or_else(|| bad(format!("{s:?} has no host")))?
+            .ok_or_else(|| bad("the URL has no host; expected e.g. mqtt://host:1883".into()))?
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();

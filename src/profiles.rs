@@ -184,29 +184,24 @@ impl ProfileStore {
                 reason: e.message().to_string(),
             }
         })?;
-        for (name, p) in &file.profiles {
-            validate_name(name)?;
-            if p.kind == ProfileKind::Mqtt {
-                let probe = Paths {
-                    config_dir: PathBuf::new(),
-                    data_dir: PathBuf::new(),
-                };
-                p.link_config(name, &probe).map_err(|e| {
-                    let (line, column) = find_line(&text, name);
-                    ProfileError::Malformed {
-                        path: self.path.clone(),
-                        line,
-                        column,
-                        reason: format!("profile {name:?}: {e}"),
-                    }
-                })?;
+        check(&file).map_err(|(name, e)| {
+            let (line, column) = find_line(&text, &name);
+            ProfileError::Malformed {
+                path: self.path.clone(),
+                line,
+                column,
+                reason: format!("profile {name:?}: {e}"),
             }
-        }
+        })?;
         Ok(file)
     }
 
     /// Write atomically: a temp file in the same directory, fsync, rename over the old one.
+    ///
+    /// A profile that [`load`](Self::load) would refuse is refused here, before anything is
+    /// written: one bad profile would make the whole file unreadable for the CLI and the app.
     pub fn save(&self, file: &ProfileFile) -> Result<(), ProfileError> {
+        check(file).map_err(|(name, e)| ConfigError::new(e.field, format!("profile {name:?}: {}", e.message)))?;
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
         let text = toml::to_string_pretty(file).map_err(|e| ProfileError::Io {
@@ -281,17 +276,46 @@ pub fn validate_name(name: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The checks a profile file passes on load and on save: the names, and each MQTT profile's link
+/// settings. The failing profile's name and what is wrong.
+fn check(file: &ProfileFile) -> Result<(), (String, ConfigError)> {
+    let probe = Paths {
+        config_dir: PathBuf::new(),
+        data_dir: PathBuf::new(),
+    };
+    for (name, p) in &file.profiles {
+        validate_name(name).map_err(|e| (name.clone(), e))?;
+        if p.kind == ProfileKind::Mqtt {
+            p.link_config(name, &probe).map_err(|e| (name.clone(), e))?;
+        }
+    }
+    Ok(())
+}
+
 /// The 1-based line and column of byte `offset` in `text` (for errors that point into a file).
+/// An offset inside a character counts as that character's start.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
     (line, column)
 }
 
+/// Where profile `name`'s table starts (bare or quoted key), else the top of the file.
 fn find_line(text: &str, name: &str) -> (usize, usize) {
-    let header = format!("[profiles.{name}]");
-    text.find(&header).map(|o| line_col(text, o)).unwrap_or((1, 1))
+    [
+        format!("[profiles.{name}]"),
+        format!("[profiles.\"{name}\"]"),
+        format!("[profiles.'{name}']"),
+    ]
+    .iter()
+    .find_map(|h| text.find(h.as_str()))
+    .map(|o| line_col(text, o))
+    .unwrap_or((1, 1))
 }
 
 #[cfg(test)]
