@@ -538,71 +538,11 @@ async fn payloads_far_above_rumqttcs_10_kib_default_pass_and_oversized_ones_are_
     h.stop().await;
 }
 
-/// A scripted MQTT 3.1.1 broker, only for what Mosquitto 2.0.11 will not do: refuse a
-/// subscription (it grants ACL-denied ones). It accepts every CONNECT (session_present 0), answers
-/// SUBSCRIBE with 0x80 for topics under `denied/` and QoS 1 for the rest, and PINGREQ with PINGRESP.
-async fn scripted_broker() -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                loop {
-                    let mut h = [0u8; 1];
-                    if sock.read_exact(&mut h).await.is_err() {
-                        return;
-                    }
-                    // Remaining length: MQTT's variable-length integer.
-                    let (mut len, mut mult) = (0usize, 1usize);
-                    loop {
-                        let mut b = [0u8; 1];
-                        if sock.read_exact(&mut b).await.is_err() {
-                            return;
-                        }
-                        len += (b[0] & 0x7f) as usize * mult;
-                        mult *= 128;
-                        if b[0] & 0x80 == 0 {
-                            break;
-                        }
-                    }
-                    let mut body = vec![0u8; len];
-                    if sock.read_exact(&mut body).await.is_err() {
-                        return;
-                    }
-                    let reply = match h[0] >> 4 {
-                        1 => vec![0x20, 2, 0, 0],
-                        8 => {
-                            let mut codes = Vec::new();
-                            let mut i = 2;
-                            while i + 2 <= body.len() {
-                                let n = u16::from_be_bytes([body[i], body[i + 1]]) as usize;
-                                let topic = String::from_utf8_lossy(&body[i + 2..i + 2 + n]).to_string();
-                                codes.push(if topic.starts_with("denied/") { 0x80 } else { 1 });
-                                i += 2 + n + 1;
-                            }
-                            let mut r = vec![0x90, (2 + codes.len()) as u8, body[0], body[1]];
-                            r.extend(codes);
-                            r
-                        }
-                        12 => vec![0xD0, 0],
-                        14 => return,
-                        _ => continue,
-                    };
-                    if sock.write_all(&reply).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
-
 #[tokio::test]
 async fn a_refused_subscription_is_reported_per_topic_and_retried_on_the_next_connect() {
-    let port = scripted_broker().await;
-    let proxy = FaultProxy::start(port).await.expect("fault proxy on loopback");
+    // Mosquitto 2.0 grants ACL-denied subscriptions; the scripted broker refuses `denied/`.
+    let broker = common::scripted::Scripted::start(Default::default()).await;
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
     let mut cfg = fast_config(proxy.port);
     cfg.subscriptions.push(qos1("allowed/x"));
     cfg.subscriptions.push(qos1("denied/x"));

@@ -6,6 +6,7 @@ pub mod broker;
 pub mod dbus;
 pub mod netns;
 pub mod proxy;
+pub mod scripted;
 pub mod watch;
 
 pub use broker::{Broker, BrokerOptions};
