@@ -3,8 +3,8 @@
 //!
 //! Bounded (`max_messages`, overflow policy), age-limited (`max_age`): the caller turns every drop
 //! and expiry into an event. Acknowledged entries are removed from memory at once and from disk in
-//! batches ([`Outbox::sync`]): a crash between the two re-sends a few acknowledged messages, which
-//! QoS 1's at-least-once allows, and saves an fsync per acknowledgement.
+//! batches of at most 64 ([`Outbox::sync`]): a crash between the two re-sends a few acknowledged
+//! messages, which QoS 1's at-least-once allows, and saves an fsync per acknowledgement.
 
 use crate::config::{OutboxConfig, Overflow};
 use crate::error::PublishError;
@@ -15,6 +15,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const TABLE: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+
+/// Acknowledged entries struck from the file together (also every housekeeping tick and when the
+/// outbox empties).
+const REMOVAL_BATCH: usize = 64;
 
 /// One queued publish.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,8 +52,10 @@ pub struct Pushed {
 }
 
 pub struct Outbox {
-    /// `None`: memory only (no profile to key it by, or tests).
-    db: Option<(Database, PathBuf)>,
+    /// `None`: memory only (no profile to key it by, or tests). The database is `None` after a
+    /// write failed (a full disk): redb refuses everything after an I/O error until it is opened
+    /// again, so it is reopened at the next write.
+    db: Option<(Option<Database>, PathBuf)>,
     /// The entries in order, each with whether it was handed to the client on this connection.
     entries: VecDeque<(OutboxEntry, bool)>,
     next_id: u64,
@@ -119,7 +125,7 @@ impl Outbox {
                     }
                     Err(e) => return Err(e),
                 };
-                Some((db, path.to_path_buf()))
+                Some((Some(db), path.to_path_buf()))
             }
         };
         let next_id = entries
@@ -182,7 +188,12 @@ impl Outbox {
             retain,
             enqueued_at_ms: now_ms(),
         };
-        if let Some((db, _)) = &self.db {
+        if let Some((slot, path)) = &mut self.db {
+            let refused = |e: redb::Error| PublishError::Storage(storage_failure(path, &e));
+            let db = match slot {
+                Some(db) => db,
+                None => slot.insert(Database::create(&*path).map_err(|e| refused(e.into()))?),
+            };
             // One transaction for the new entry and any pending removals: one fsync.
             let write = || -> Result<(), redb::Error> {
                 let tx = db.begin_write()?;
@@ -196,12 +207,13 @@ impl Outbox {
                 tx.commit()?;
                 Ok(())
             };
-            write().map_err(|e| PublishError::Storage(e.to_string()))?;
-            self.removed.clear();
+            if let Err(e) = write() {
+                // Nothing was committed; what is on disk stays as it was, and so does memory.
+                *slot = None;
+                return Err(refused(e));
+            }
         }
-        if self.db.is_none() {
-            self.removed.clear();
-        }
+        self.removed.clear();
         self.entries.retain(|(e, _)| !evict.contains(&e.id));
         self.next_id += 1;
         let id = entry.id;
@@ -244,6 +256,13 @@ impl Outbox {
             Some(pos) => {
                 self.entries.remove(pos);
                 self.removed.push(id);
+                // A crash re-sends what was acknowledged but not yet struck from the file: keep
+                // that to a batch, or a process killed again and again mid-flush re-sends its
+                // whole backlog each time and never gets through it. (One fsync per batch; each
+                // publish already costs one.)
+                if self.removed.len() >= REMOVAL_BATCH {
+                    self.sync();
+                }
                 true
             }
             None => false,
@@ -275,17 +294,28 @@ impl Outbox {
     }
 
     pub fn sync(&mut self) {
-        let Some((db, path)) = &self.db else {
+        let Some((slot, path)) = &mut self.db else {
             self.removed.clear();
             return;
         };
         if self.removed.is_empty() {
             return;
         }
+        let db = match slot {
+            Some(db) => db,
+            None => match Database::create(&*path) {
+                Ok(db) => slot.insert(db),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "outbox: could not reopen to write removals; will retry");
+                    return;
+                }
+            },
+        };
         let write = || -> Result<(), redb::Error> {
-            let mut tx = db.begin_write()?;
-            // Losing a removal in a crash only re-sends an acknowledged message.
-            let _ = tx.set_durability(redb::Durability::None);
+            // Durable (fsync), once per batch: redb keeps a `Durability::None` commit only until
+            // the process ends, so a crash, or an exit with no publish after the flush, re-sent
+            // every acknowledged entry since the last publish at the next start.
+            let tx = db.begin_write()?;
             {
                 let mut t = tx.open_table(TABLE)?;
                 for id in &self.removed {
@@ -297,12 +327,28 @@ impl Outbox {
         };
         match write() {
             Ok(()) => self.removed.clear(),
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "outbox: could not write removals; will retry"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "outbox: could not write removals; will retry");
+                *slot = None;
+            }
         }
     }
 
     pub fn max_age(&self) -> Duration {
         self.cfg.max_age
+    }
+}
+
+/// Why a write to the outbox at `path` failed, in words for the user: a full disk is named as such.
+fn storage_failure(path: &Path, e: &redb::Error) -> String {
+    let full = matches!(e, redb::Error::Io(io) if matches!(io.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded));
+    if full {
+        format!(
+            "the outbox {} could not store it: the disk is full ({e}); free some space and publish again",
+            path.display()
+        )
+    } else {
+        format!("the outbox {} could not store it: {e}", path.display())
     }
 }
 

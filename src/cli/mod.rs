@@ -1,7 +1,8 @@
 //! The `tether` command line: a headless front end on the same core as the desktop app.
 //! `main.rs` only parses arguments and calls [`run`].
 //!
-//! Exit codes: 0 done; 1 runtime failure; 2 bad input (URL, topic, profile file, flags);
+//! Exit codes: 0 done; 1 runtime failure (a publish the outbox could not store, e.g. on a full
+//! disk, is not queued); 2 bad input (URL, topic, profile file, flags);
 //! 3 a publish was not delivered in time (it stays queued in the outbox when there is one);
 //! 4 the broker refused the credentials; 5 no OS keychain is available.
 
@@ -313,7 +314,11 @@ async fn publish(a: PubArgs, paths: &Paths) -> Result<(), CliError> {
         }
     });
     let result = async {
-        h.publish(&topic, payload.into_bytes(), a.qos, a.retain).await.map_err(|e| CliError::Usage(e.to_string()))?;
+        h.publish(&topic, payload.into_bytes(), a.qos, a.retain).await.map_err(|e| match e {
+            // Not the user's input: the disk under the outbox (full, say), or the link itself.
+            crate::PublishError::Storage(_) | crate::PublishError::Stopped => CliError::Runtime(e.to_string()),
+            _ => CliError::Usage(e.to_string()),
+        })?;
         let mut len = h.outbox_len();
         let mut state = h.watch_state();
         let deadline = tokio::time::sleep(args::secs("timeout", a.timeout)?.min(crate::config::MAX_SETTING));
