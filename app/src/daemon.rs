@@ -8,7 +8,7 @@ use crate::bridge::{Sink, DEVICE_EVENT, UPDATE_EVENT};
 use crate::controller::Controller;
 use crate::dispatch;
 use crate::ipc::{DeviceStatus, UiError};
-use crate::wire::{self, Request, ToWindow, ATTACH, FOCUS_EVENT, MAX_LINE, QUIT_EVENT};
+use crate::wire::{self, ToWindow, ATTACH, FOCUS_EVENT, MAX_LINE, QUIT_EVENT};
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
@@ -302,14 +302,10 @@ async fn serve(ctl: Arc<Controller>, hub: Arc<Hub>, stream: UnixStream) {
             Err(LinesCodecError::Io(_)) => break,
         };
         // The line itself is never logged: a set_secret request carries a secret.
-        let req: Request = match serde_json::from_str(&line) {
+        let req = match wire::decode_request(&line) {
             Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(line = e.line(), column = e.column(), "malformed request skipped");
-                let err = UiError::new(
-                    "bad_request",
-                    format!("malformed request at column {}: not a command object", e.column()),
-                );
+            Err(err) => {
+                tracing::warn!(error = %err.message, "malformed request skipped");
                 let _ = reply_tx.send(reply_line(0, Err(err)));
                 continue;
             }
@@ -335,3 +331,7 @@ async fn serve(ctl: Arc<Controller>, hub: Arc<Hub>, stream: UnixStream) {
     drop(reply_tx);
     writer.abort();
 }
+
+#[cfg(test)]
+#[path = "daemon_props.rs"]
+mod props;

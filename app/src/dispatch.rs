@@ -70,8 +70,15 @@ fn args<T: DeserializeOwned>(cmd: &str, args: Value) -> Result<T, UiError> {
     serde_json::from_value(args).map_err(|e| {
         let what = e.to_string();
         // serde_json says e.g. "missing field `name`" or `invalid type: string "…", expected f64`:
-        // only the part before a quoted value is kept.
-        let what = what.split('"').next().unwrap_or("bad arguments").trim_end();
+        // only the part before a quoted value is kept. An unknown variant comes in backticks
+        // (`unknown variant `…`, expected one of `a`, `b``): the value goes, the list stays.
+        let what = match what.strip_prefix("unknown variant `") {
+            Some(rest) => match rest.rsplit_once("`, expected ") {
+                Some((_, expected)) => format!("unknown variant, expected {expected}"),
+                None => "unknown variant".to_string(),
+            },
+            None => what.split('"').next().unwrap_or("bad arguments").trim_end().to_string(),
+        };
         UiError::new("bad_request", format!("{cmd}: {what}"))
     })
 }
@@ -158,6 +165,10 @@ pub fn no_args() -> Value {
 }
 
 #[cfg(test)]
+#[path = "dispatch_props.rs"]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -173,6 +184,31 @@ mod tests {
             .expect("string for f64");
         assert!(!e.message.contains("hunter2"), "{}", e.message);
         assert!(e.message.starts_with("set_setpoint: invalid type"), "{}", e.message);
+    }
+
+    /// Found by `props::any_json_arguments_are_decoded_or_refused_without_echoing_a_value`: an
+    /// unknown variant came back in the message, in backticks the cut at a quote missed (and
+    /// a quote inside it cut the message in the middle of the value).
+    #[test]
+    fn an_unknown_variant_is_refused_without_echoing_it() {
+        let e = args::<FaultArg>("demo_fault", json!({"fault": "hunter2-very-secret"}))
+            .err()
+            .expect("not a fault");
+        assert!(!e.message.contains("hunter2"), "{}", e.message);
+        assert!(e.message.starts_with("demo_fault: unknown variant"), "{}", e.message);
+        assert!(
+            e.message.contains("expected one of `drop_link`"),
+            "says what would do: {}",
+            e.message
+        );
+        let e = args::<SettingsArg>(
+            "save_settings",
+            json!({"settings": {"recovery": {"strategy": "hunter2\"`, expected x"}}}),
+        )
+        .err()
+        .expect("not a strategy");
+        assert!(!e.message.contains("hunter2"), "{}", e.message);
+        assert!(e.message.ends_with("`backoff`"), "{}", e.message);
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub mod ipc;
 pub mod logging;
 pub mod login;
 pub mod notify;
+#[cfg(test)]
+mod props_support;
 pub mod settings;
 #[cfg(target_os = "linux")]
 pub mod systray;

@@ -38,7 +38,8 @@ pub fn dir(data_dir: &Path) -> PathBuf {
 }
 
 /// Mask secret values in one log line: `password=abc`, `token: "abc"`, `"accessToken":"abc"`,
-/// `Authorization: Bearer abc` all become `…=[redacted]`.
+/// `Authorization: Bearer abc` all become `…=[redacted]`. A value in double quotes ends at the
+/// first quote that is not escaped (`\"`, as JSON and Rust's `Debug` write one inside).
 pub fn redact(line: &str) -> String {
     // Everything below works on bytes: keys and separators are ASCII, and a UTF-8 continuation
     // byte never equals an ASCII one, so every cut lands on a character boundary.
@@ -94,8 +95,14 @@ pub fn redact(line: &str) -> String {
                 !bytes[j].is_ascii_whitespace() && bytes[j] != b',' && bytes[j] != b'}'
             }
         {
+            // In double quotes (JSON, Rust's `Debug`) `\"` is part of the value, not its end.
+            if quote == b'"' && bytes[j] == b'\\' {
+                j += 1;
+            }
             j += 1;
         }
+        // A backslash last on the line escaped nothing.
+        let j = j.min(bytes.len());
         if j > secret_start {
             out.push_str(&line[copied..secret_start]);
             out.push_str("[redacted]");
@@ -256,6 +263,10 @@ pub fn init(dir: &Path, prefix: &str) -> Option<tracing_appender::non_blocking::
 }
 
 #[cfg(test)]
+#[path = "logging_props.rs"]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -306,6 +317,17 @@ mod tests {
         assert_eq!(redact("refreshToken: 'r-123' next"), "refreshToken: '[redacted]' next");
         assert_eq!(redact("Authorization: Bearer eyJ.abc.def"), "Authorization: Bearer [redacted]");
         assert_eq!(redact("secret = s3cr3t,"), "secret = [redacted],");
+    }
+
+    /// Found by `props::no_generated_secret_survives_redaction`: the value ended at the escaped
+    /// quote, and the rest of the secret went to the log.
+    #[test]
+    fn a_quoted_secret_holding_an_escaped_quote_is_masked_to_its_closing_quote() {
+        assert_eq!(redact(r#"{"password":"\"A!aAaAa","x":1}"#), r#"{"password":"[redacted]","x":1}"#);
+        // Rust's Debug escapes the same way; a backslash last on the line escapes nothing.
+        let line = format!("connect {{ password: {:?}, user: \"bob\" }}", r#"hun"ter\2"#);
+        assert_eq!(redact(&line), r#"connect { password: "[redacted]", user: "bob" }"#);
+        assert_eq!(redact(r#"token="abc\"#), r#"token="[redacted]"#);
     }
 
     #[test]

@@ -67,8 +67,8 @@ impl SettingsFile {
 }
 
 fn read(path: &Path) -> Result<AppSettings, SettingsError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(AppSettings::default()),
         Err(e) => {
             return Err(SettingsError::Io {
@@ -77,6 +77,15 @@ fn read(path: &Path) -> Result<AppSettings, SettingsError> {
             })
         }
     };
+    // Not UTF-8 (saved in another encoding) is malformed like any other mistake: said where.
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let before = std::str::from_utf8(&e.as_bytes()[..good]).unwrap_or_default();
+        SettingsError::Malformed {
+            path: path.to_path_buf(),
+            reason: "not UTF-8 text".to_string() + &location(before, Some(good..good)),
+        }
+    })?;
     toml::from_str(&text).map_err(|e| SettingsError::Malformed {
         path: path.to_path_buf(),
         reason: e.message().to_string() + &location(&text, e.span()),
@@ -88,6 +97,10 @@ fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     let (line, col) = tether::profiles::line_col(text, span.start);
     format!(" at line {line}, column {col}")
 }
+
+#[cfg(test)]
+#[path = "settings_props.rs"]
+mod props;
 
 #[cfg(test)]
 mod tests {
@@ -118,5 +131,23 @@ mod tests {
         assert!(e.contains("line 3"), "{e}");
         assert!(e.contains("settings.toml"), "{e}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), bad);
+    }
+
+    /// Found by `props::any_file_loads_without_panic_and_one_that_does_not_parse_is_reported_and_kept`:
+    /// a file saved in Latin-1 was an I/O error that said neither where nor what to do.
+    #[test]
+    fn a_file_that_is_not_utf8_is_reported_with_its_place_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.toml");
+        let bad = b"start_at_login = true\n# caf\xe9\n";
+        std::fs::write(&path, bad).unwrap();
+        let (f, s) = SettingsFile::load(path.clone());
+        assert_eq!(s, AppSettings::default());
+        let e = f.save(&s).unwrap_err();
+        assert!(matches!(e, SettingsError::Malformed { .. }), "{e:?}");
+        let e = e.to_string();
+        assert!(e.contains("not UTF-8 text at line 2, column 6"), "{e}");
+        assert!(e.contains("it is left as it is"), "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), bad);
     }
 }

@@ -18,9 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::AsyncRead;
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec};
+use tokio_util::bytes::BytesMut;
+use tokio_util::codec::{Decoder, FramedRead, FramedWrite, LinesCodec, LinesCodecError};
 
 /// The longest line either side accepts. A UI batch is capped at `Limits::max_bytes` (1 MiB) of
 /// JSON, and the envelope around it is small.
@@ -104,6 +106,72 @@ pub struct Client {
     pending: Pending,
 }
 
+/// Decode one request line from a window. The error says where, never what: a `set_secret`
+/// request carries a secret.
+pub fn decode_request(line: &str) -> Result<Request, UiError> {
+    serde_json::from_str(line).map_err(|e| {
+        UiError::new(
+            "bad_request",
+            format!("malformed request at column {}: not a command object", e.column()),
+        )
+    })
+}
+
+/// Lines of at most [`MAX_LINE`], a longer one given as `None` rather than as an error:
+/// `FramedRead` ends its stream after any decoder error, while the codec itself reads on from
+/// the next newline.
+struct SkipLong(LinesCodec);
+
+impl Decoder for SkipLong {
+    type Item = Option<String>;
+    type Error = LinesCodecError;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        match self.0.decode(buf) {
+            Err(LinesCodecError::MaxLineLengthExceeded) => Ok(Some(None)),
+            other => other.map(|line| line.map(Some)),
+        }
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        match self.0.decode_eof(buf) {
+            Err(LinesCodecError::MaxLineLengthExceeded) => Ok(Some(None)),
+            other => other.map(|line| line.map(Some)),
+        }
+    }
+}
+
+/// The window's reader: replies go to their callers, events to `push`, until the tray process
+/// goes away (then everything still waiting fails, and `push` gets `Closed`).
+async fn read_from_tray(r: impl AsyncRead + Unpin, pending: Pending, push: mpsc::UnboundedSender<Pushed>) {
+    let mut r = FramedRead::new(r, SkipLong(LinesCodec::new_with_max_length(MAX_LINE)));
+    while let Some(line) = r.next().await {
+        let line = match line {
+            Ok(Some(line)) => line,
+            // One line too long is skipped; it is not the tray process going away.
+            Ok(None) => {
+                tracing::warn!(max = MAX_LINE, "a message from the tray process was too long; skipped");
+                continue;
+            }
+            Err(_) => break,
+        };
+        match serde_json::from_str::<ToWindow>(&line) {
+            Ok(ToWindow::Reply { id, result }) => {
+                if let Some(tx) = pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id) {
+                    let _ = tx.send(result);
+                }
+            }
+            Ok(ToWindow::Event { event, payload }) => {
+                let _ = push.send(Pushed::Event { event, payload });
+            }
+            Err(e) => tracing::warn!(error = %e, "unreadable message from the tray process; skipped"),
+        }
+    }
+    // Fail whatever is still waiting, then say the other side is gone.
+    pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    let _ = push.send(Pushed::Closed);
+}
+
 /// How long a command may take (a keychain unlock prompt may sit in front of `set_secret`).
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -127,36 +195,7 @@ impl Client {
                 }
             }
         });
-        let p = pending.clone();
-        tokio::spawn(async move {
-            let mut r = FramedRead::new(r, LinesCodec::new_with_max_length(MAX_LINE));
-            while let Some(line) = r.next().await {
-                let line = match line {
-                    Ok(line) => line,
-                    // One line too long is skipped (the codec reads on from the next newline);
-                    // it is not the tray process going away.
-                    Err(tokio_util::codec::LinesCodecError::MaxLineLengthExceeded) => {
-                        tracing::warn!(max = MAX_LINE, "a message from the tray process was too long; skipped");
-                        continue;
-                    }
-                    Err(_) => break,
-                };
-                match serde_json::from_str::<ToWindow>(&line) {
-                    Ok(ToWindow::Reply { id, result }) => {
-                        if let Some(tx) = p.lock().unwrap_or_else(|e| e.into_inner()).remove(&id) {
-                            let _ = tx.send(result);
-                        }
-                    }
-                    Ok(ToWindow::Event { event, payload }) => {
-                        let _ = push.send(Pushed::Event { event, payload });
-                    }
-                    Err(e) => tracing::warn!(error = %e, "unreadable message from the tray process; skipped"),
-                }
-            }
-            // Fail whatever is still waiting, then say the other side is gone.
-            p.lock().unwrap_or_else(|e| e.into_inner()).clear();
-            let _ = push.send(Pushed::Closed);
-        });
+        tokio::spawn(read_from_tray(r, pending.clone(), push));
         Ok((
             Client {
                 next: AtomicU64::new(1),
@@ -192,3 +231,7 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "wire_props.rs"]
+mod props;
