@@ -497,4 +497,36 @@ mod tests {
         assert_eq!(decode(7, &encode(&e)), Some(e));
         assert_eq!(decode(1, &[1, 0, 1]), None);
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Any record (a torn write, a file from elsewhere) decodes to an entry that can be sent,
+        /// or to nothing (the caller sets it aside with an event); never a panic.
+        #[test]
+        fn any_record_decodes_to_a_sendable_entry_or_to_nothing(v in prop::collection::vec(any::<u8>(), 0..64), tlen in any::<u32>(), cut in 0usize..80) {
+            let _ = decode(1, &v);
+            // Near-valid: a real header with any topic length, cut anywhere.
+            let mut r = vec![1, 0];
+            r.extend_from_slice(&5u64.to_le_bytes());
+            r.extend_from_slice(&tlen.to_le_bytes());
+            r.extend_from_slice(&v);
+            r.truncate(cut.min(r.len()));
+            for rec in [&v, &r] {
+                if let Some(e) = decode(3, rec) {
+                    prop_assert!(e.qos <= 2 && crate::config::validate_topic(&e.topic).is_ok());
+                    prop_assert_eq!(decode(3, &encode(&e)), Some(e));
+                }
+            }
+        }
+
+        /// Whatever is queued reads back as it was written.
+        #[test]
+        fn any_entry_round_trips(topic in "[a-z0-9]{1,8}(/[a-zA-Z0-9 é_-]{0,8}){0,4}", payload in prop::collection::vec(any::<u8>(), 0..300), qos in 0u8..=1, retain: bool, at: u64) {
+            let e = OutboxEntry { id: 9, topic, payload: Bytes::from(payload), qos, retain, enqueued_at_ms: at };
+            prop_assert_eq!(decode(9, &encode(&e)), Some(e));
+        }
+    }
 }
