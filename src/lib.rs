@@ -25,10 +25,7 @@
 //! - [`navien`]: the Navien NWP500 message shapes (topics, commands, envelopes, status).
 //! - [`demo`]: the embedded demo: rumqttd, a simulated water heater, a fault switch (on
 //!   [`demo::proxy`], a TCP proxy that misbehaves on demand, which the tests use too).
-//! - [`present`]: what the desktop shell shows: notification policy, UI batching, tray mapping.
-//! - [`cli`]: the `tether` command line (the binary only parses arguments and calls it).
 
-pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod delivery;
@@ -42,7 +39,6 @@ pub mod navien;
 pub mod outbox;
 pub mod paths;
 pub mod policy;
-pub mod present;
 pub mod profiles;
 pub mod state;
 pub mod transport;

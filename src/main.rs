@@ -1,9 +1,11 @@
-//! `tether`: parse the arguments and hand them to the library.
+//! `tether`: the command line, a headless front end on the library ([`cli`]).
+
+mod cli;
 
 use clap::Parser;
 
 fn main() {
-    let cli = tether::cli::Cli::parse();
+    let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         // The embedded demo broker logs every client disconnect as an error; it is not ours to report.
@@ -16,7 +18,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let code = match rt.block_on(tether::cli::run(cli)) {
+    let code = match rt.block_on(cli::run(cli)) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("tether: {e}");

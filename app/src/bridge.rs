@@ -3,13 +3,13 @@
 //! tray, and notifications. GUI-free: the shell plugs in through [`Sink`], tests plug in their own.
 
 use crate::ipc::DeviceStatus;
+use crate::present::batch::{Batch, Batcher, Limits};
+use crate::present::notify::{Notification, NotifyPolicy, NotifySettings};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tether::delivery::Consumer;
 use tether::event::{EventKind, LinkEvent};
-use tether::present::batch::{Batch, Batcher, Limits};
-use tether::present::notify::{Notification, NotifyPolicy, NotifySettings};
 use tether::{LinkHandle, LinkState};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

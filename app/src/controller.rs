@@ -4,6 +4,7 @@
 
 use crate::bridge::{self, DeviceSlot, RecentEvents, Sink};
 use crate::ipc::*;
+use crate::present::notify::NotifySettings;
 use crate::settings::{AppSettings, SettingsFile};
 use crate::vault::Vault;
 use secrecy::SecretString;
@@ -15,7 +16,6 @@ use tether::demo::Demo;
 use tether::diagnostics::Diagnostics;
 use tether::handle::{PublishOutcome, Trigger};
 use tether::policy::{ReconnectPolicy, RecoveryPolicy};
-use tether::present::notify::NotifySettings;
 use tether::profiles::{validate_name, Paths, Profile, ProfileError, ProfileStore};
 use tether::{Link, LinkConfig, LinkHandle};
 use tokio::sync::watch;

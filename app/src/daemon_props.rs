@@ -11,6 +11,8 @@ use tether::credentials::MemoryStore;
 fn config() -> ProptestConfig {
     ProptestConfig {
         cases: 32,
+        // Shrunk failures are printed; no regression files are written into the tree.
+        failure_persistence: None,
         ..ProptestConfig::default()
     }
 }

@@ -16,6 +16,8 @@ use tether::credentials::MemoryStore;
 fn config() -> ProptestConfig {
     ProptestConfig {
         cases: 256,
+        // Shrunk failures are printed; no regression files are written into the tree.
+        failure_persistence: None,
         ..ProptestConfig::default()
     }
 }
@@ -307,10 +309,10 @@ fn controller(home: &std::path::Path) -> Controller {
     };
     struct NoSink;
     impl crate::bridge::Sink for NoSink {
-        fn batch(&self, _: &tether::present::batch::Batch) {}
+        fn batch(&self, _: &crate::present::batch::Batch) {}
         fn device(&self, _: &crate::ipc::DeviceStatus) {}
         fn state(&self, _: &str, _: &LinkState) {}
-        fn notify(&self, _: &tether::present::notify::Notification) {}
+        fn notify(&self, _: &crate::present::notify::Notification) {}
     }
     Controller::new(
         paths,

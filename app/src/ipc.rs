@@ -4,11 +4,11 @@
 //!
 //! Commands validate here, field by field, so the UI can show each error next to its field.
 
+use crate::present::notify::NotifySettings;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tether::navien::status::Status;
 use tether::policy::{ReconnectPolicy, RecoveryPolicy, RecoveryStrategy};
-use tether::present::notify::NotifySettings;
 use ts_rs::TS;
 
 /// Every command error: `kind` says what went wrong, `field` which form field it concerns.
@@ -270,9 +270,9 @@ pub fn check_setpoint(f: f64, (min, max): (f64, f64)) -> Result<f64, UiError> {
 
 /// All IPC types as one TypeScript module (what `ui/src/ipc.ts` must contain).
 pub fn bindings() -> String {
+    use crate::present::batch::{Batch, TopicUpdate};
     use tether::diagnostics::Diagnostics;
     use tether::event::{EventKind, LinkEvent};
-    use tether::present::batch::{Batch, TopicUpdate};
     let cfg = ts_rs::Config::new().with_large_int("number");
     let decls = [
         RecoveryStrategy::decl(&cfg),

@@ -4,6 +4,7 @@
 //! - [`controller`]: what the commands do (active link or demo, profiles, secrets, settings,
 //!   fault switch, setpoint); [`dispatch`]: those commands by name, with JSON arguments;
 //! - [`bridge`]: core state and events → batched UI updates, device status, tray, notifications;
+//! - [`present`]: what those show, pure: notification policy, UI batching, tray mapping;
 //! - [`ipc`]: the types crossing IPC, their validation, and the TypeScript they generate;
 //! - [`vault`]: secrets in the OS keychain, or in memory when there is none;
 //! - [`settings`]: app-wide settings file; [`login`]: start at login; [`logging`]: rotated,
@@ -23,6 +24,7 @@ pub mod ipc;
 pub mod logging;
 pub mod login;
 pub mod notify;
+pub mod present;
 #[cfg(test)]
 mod props_support;
 pub mod settings;

@@ -1,8 +1,8 @@
 //! Desktop notifications through notify-rust. Which events notify, and the rate limit, are the
-//! core's (`tether::present::notify`); this file only shows them, and keeps notify-rust's
+//! core's (`crate::present::notify`); this file only shows them, and keeps notify-rust's
 //! platform quirks in one place.
 
-use tether::present::notify::Notification;
+use crate::present::notify::Notification;
 
 pub fn show(n: &Notification) {
     let mut note = notify_rust::Notification::new();

@@ -2,9 +2,9 @@
 //! A malformed file is reported with where it is wrong and never overwritten: the app runs on
 //! defaults and refuses to save until the file is fixed or removed.
 
+use crate::present::notify::NotifySettings;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use tether::present::notify::NotifySettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -9,6 +9,8 @@ use proptest::prelude::*;
 fn config() -> ProptestConfig {
     ProptestConfig {
         cases: 256,
+        // Shrunk failures are printed; no regression files are written into the tree.
+        failure_persistence: None,
         ..ProptestConfig::default()
     }
 }

@@ -1,16 +1,16 @@
 //! The tray on Linux: a StatusNotifierItem over D-Bus (ksni), shown by KDE, GNOME with the
 //! AppIndicator extension, XFCE, Cinnamon, waybar and the like. No GTK, so the tray process does
 //! not load a GUI toolkit (or, through it, Mesa). The state → icon and tooltip mapping is the
-//! core's (`tether::present::tray`); the menu sends [`Action`]s to the daemon's loop.
+//! core's (`crate::present::tray`); the menu sends [`Action`]s to the daemon's loop.
 //!
 //! A desktop without a StatusNotifierWatcher shows no icon; the tray then registers as soon as
 //! one appears, and launching Tether again opens the window meanwhile.
 
 use crate::daemon::Action;
+use crate::present::tray::{icon_for, tooltip_now, TrayIcon as Kind};
 use ksni::menu::{MenuItem, StandardItem};
 use ksni::{Icon, ToolTip, TrayMethods};
 use std::sync::OnceLock;
-use tether::present::tray::{icon_for, tooltip_now, TrayIcon as Kind};
 use tether::LinkState;
 use tokio::sync::{mpsc, watch};
 

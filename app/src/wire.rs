@@ -109,12 +109,12 @@ pub struct Client {
 /// Decode one request line from a window. The error says where, never what: a `set_secret`
 /// request carries a secret.
 pub fn decode_request(line: &str) -> Result<Request, UiError> {
-    serde_json::from_str(line).map_err(|e| {
-        UiError::new(
-            "bad_request",
-            format!("malformed request at column {}: not a command object", e.column()),
-        )
-    })
+    let bad = |column: usize| UiError::new("bad_request", format!("malformed request at column {column}: not a command object"));
+    // serde takes a struct from a JSON array too (`[0,"cmd"]`): only an object is a request.
+    if !line.trim_start().starts_with('{') {
+        return Err(bad(line.len() - line.trim_start().len() + 1));
+    }
+    serde_json::from_str(line).map_err(|e| bad(e.column()))
 }
 
 /// Lines of at most [`MAX_LINE`], a longer one given as `None` rather than as an error:

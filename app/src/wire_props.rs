@@ -14,6 +14,8 @@ use tokio_util::codec::Encoder;
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
         cases,
+        // Shrunk failures are printed; no regression files are written into the tree.
+        failure_persistence: None,
         ..ProptestConfig::default()
     }
 }

@@ -3,12 +3,12 @@
 
 use crate::tray;
 use tauri::{AppHandle, Emitter, Runtime};
-use tether::present::batch::Batch;
-use tether::present::notify::Notification;
 use tether::LinkState;
 use tether_app::bridge::{Sink, DEVICE_EVENT, UPDATE_EVENT};
 use tether_app::ipc::DeviceStatus;
 use tether_app::notify;
+use tether_app::present::batch::Batch;
+use tether_app::present::notify::Notification;
 
 pub struct TauriSink<R: Runtime>(pub AppHandle<R>);
 

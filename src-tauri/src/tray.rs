@@ -1,6 +1,6 @@
 //! The tray: an icon per state, a tooltip with the next retry, and a menu (Open Tether, Retry
 //! now, Pause/Resume, Quit). The mapping from state to icon and text is the core's
-//! (`tether::present::tray`). This is Tauri's tray, for macOS and Windows, where the window
+//! (`tether_app::present::tray`). This is Tauri's tray, for macOS and Windows, where the window
 //! process runs the links itself; on Linux the tray process shows a StatusNotifierItem instead
 //! (`tether_app::systray`), without GTK.
 
@@ -9,8 +9,8 @@ use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Runtime};
-use tether::present::tray::{icon_for, tooltip_now, TrayIcon as Kind};
 use tether::LinkState;
+use tether_app::present::tray::{icon_for, tooltip_now, TrayIcon as Kind};
 
 pub const TRAY_ID: &str = "tether";
 

@@ -1,9 +1,9 @@
 //! The command line, as clap sees it.
 
-use crate::config::{LinkConfig, OutboxConfig, Overflow};
-use crate::policy::{ReconnectPolicy, RecoveryPolicy, RecoveryStrategy};
 use clap::{Args, Parser, Subcommand};
 use std::time::Duration;
+use tether::config::{LinkConfig, OutboxConfig, Overflow};
+use tether::policy::{ReconnectPolicy, RecoveryPolicy, RecoveryStrategy};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -136,18 +136,18 @@ fn parse_overflow(s: &str) -> Result<Overflow, String> {
 }
 
 /// Seconds from the command line; out-of-range values are an error, never a panic.
-pub fn secs(field: &str, v: f64) -> Result<Duration, crate::ConfigError> {
-    Duration::try_from_secs_f64(v).map_err(|_| crate::ConfigError::new(field, format!("{v} is not a number of seconds ≥ 0")))
+pub fn secs(field: &str, v: f64) -> Result<Duration, tether::ConfigError> {
+    Duration::try_from_secs_f64(v).map_err(|_| tether::ConfigError::new(field, format!("{v} is not a number of seconds ≥ 0")))
 }
 
 impl PolicyArgs {
     /// Apply the flags that were given on top of `c`.
-    pub fn apply(&self, c: &mut LinkConfig) -> Result<(), crate::ConfigError> {
+    pub fn apply(&self, c: &mut LinkConfig) -> Result<(), tether::ConfigError> {
         self.apply_to(&mut c.reconnect, &mut c.recovery, &mut c.outbox)
     }
 
     /// Apply the flags that were given on top of a profile's policies.
-    pub fn apply_to(&self, r: &mut ReconnectPolicy, t: &mut RecoveryPolicy, o: &mut OutboxConfig) -> Result<(), crate::ConfigError> {
+    pub fn apply_to(&self, r: &mut ReconnectPolicy, t: &mut RecoveryPolicy, o: &mut OutboxConfig) -> Result<(), tether::ConfigError> {
         if let Some(v) = self.max_reconnect_attempts {
             r.max_reconnect_attempts = v;
         }

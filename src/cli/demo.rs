@@ -3,13 +3,13 @@
 
 use super::output::Printer;
 use super::CliError;
-use crate::credentials::StaticSource;
-use crate::demo::Demo;
-use crate::event::EventKind;
-use crate::handle::{Link, Trigger};
-use crate::navien::decode_status;
 use std::sync::Arc;
 use std::time::Duration;
+use tether::credentials::StaticSource;
+use tether::demo::Demo;
+use tether::event::EventKind;
+use tether::handle::{Link, Trigger};
+use tether::navien::decode_status;
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::broadcast::error::RecvError;
 

@@ -10,19 +10,19 @@ mod args;
 mod demo;
 mod output;
 
-pub use args::{AddArgs, Cli, Cmd, CredsCmd, PolicyArgs, ProfileCmd, PubArgs, Target, WatchArgs};
+pub use args::{AddArgs, Cli, Cmd, CredsCmd, ProfileCmd, PubArgs, Target, WatchArgs};
 
-use crate::config::{LinkConfig, Subscription};
-use crate::credentials::{account, CredentialError, CredentialSource, Credentials, KeychainSource, OsKeychain, SecretStore, StaticSource};
-use crate::event::EventKind;
-use crate::handle::{Link, LinkHandle, StartError};
-use crate::profiles::{validate_name, Paths, Profile, ProfileError, ProfileStore};
-use crate::state::LinkState;
-use crate::triggers::spawn_os_triggers;
 use secrecy::SecretString;
 use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
 use std::time::Duration;
+use tether::config::{LinkConfig, Subscription};
+use tether::credentials::{account, CredentialError, CredentialSource, Credentials, KeychainSource, OsKeychain, SecretStore, StaticSource};
+use tether::event::EventKind;
+use tether::handle::{Link, LinkHandle, StartError};
+use tether::profiles::{validate_name, Paths, Profile, ProfileError, ProfileStore};
+use tether::state::LinkState;
+use tether::triggers::spawn_os_triggers;
 use tokio::sync::broadcast::error::RecvError;
 
 /// An error the CLI reports, with its exit code.
@@ -61,8 +61,8 @@ impl From<ProfileError> for CliError {
     }
 }
 
-impl From<crate::ConfigError> for CliError {
-    fn from(e: crate::ConfigError) -> Self {
+impl From<tether::ConfigError> for CliError {
+    fn from(e: tether::ConfigError) -> Self {
         CliError::Usage(e.to_string())
     }
 }
@@ -187,7 +187,7 @@ fn read_secret_line() -> Result<SecretString, CliError> {
 async fn watch(a: WatchArgs, paths: &Paths) -> Result<(), CliError> {
     let (mut cfg, creds) = resolve(a.url.as_deref(), &a.target, paths).await?;
     for topic in &a.subs {
-        crate::config::validate_filter(topic).map_err(CliError::Usage)?;
+        tether::config::validate_filter(topic).map_err(CliError::Usage)?;
         cfg.subscriptions.retain(|s| &s.topic != topic);
         cfg.subscriptions.push(Subscription {
             topic: topic.clone(),
@@ -291,7 +291,7 @@ async fn publish(a: PubArgs, paths: &Paths) -> Result<(), CliError> {
         (true, _) => return Err(CliError::Usage("with --profile, give TOPIC PAYLOAD".into())),
         (false, _) => return Err(CliError::Usage("give URL TOPIC PAYLOAD (or --profile NAME TOPIC PAYLOAD)".into())),
     };
-    crate::config::validate_topic(&topic).map_err(CliError::Usage)?;
+    tether::config::validate_topic(&topic).map_err(CliError::Usage)?;
     let (cfg, creds) = resolve(url.as_deref(), &a.target, paths).await?;
     let cfg = publisher_config(cfg);
     let persisted = cfg.outbox_path.is_some();
@@ -316,12 +316,12 @@ async fn publish(a: PubArgs, paths: &Paths) -> Result<(), CliError> {
     let result = async {
         h.publish(&topic, payload.into_bytes(), a.qos, a.retain).await.map_err(|e| match e {
             // Not the user's input: the disk under the outbox (full, say), or the link itself.
-            crate::PublishError::Storage(_) | crate::PublishError::Stopped => CliError::Runtime(e.to_string()),
+            tether::PublishError::Storage(_) | tether::PublishError::Stopped => CliError::Runtime(e.to_string()),
             _ => CliError::Usage(e.to_string()),
         })?;
         let mut len = h.outbox_len();
         let mut state = h.watch_state();
-        let deadline = tokio::time::sleep(args::secs("timeout", a.timeout)?.min(crate::config::MAX_SETTING));
+        let deadline = tokio::time::sleep(args::secs("timeout", a.timeout)?.min(tether::config::MAX_SETTING));
         tokio::pin!(deadline);
         loop {
             if *len.borrow_and_update() == 0 {

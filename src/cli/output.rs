@@ -1,8 +1,8 @@
 //! How `tether watch` prints: one JSON object per line (`--json`), or one readable line per event.
 
-use crate::delivery::Consumer;
-use crate::event::{EventKind, LinkEvent};
 use std::io::Write;
+use tether::delivery::Consumer;
+use tether::event::{EventKind, LinkEvent};
 
 /// Deliveries written before one flush and one round of acknowledgements.
 const WRITE_BATCH: usize = 1024;

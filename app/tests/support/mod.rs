@@ -11,12 +11,12 @@ pub mod netns;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tether::present::batch::Batch;
-use tether::present::notify::Notification;
 use tether::LinkState;
 use tether_app::bridge::Sink;
 use tether_app::controller::Controller;
 use tether_app::ipc::DeviceStatus;
+use tether_app::present::batch::Batch;
+use tether_app::present::notify::Notification;
 
 /// Records the bridge's output; `show_notifications` also sends them to the desktop, through
 /// the same function the app uses.

@@ -2,11 +2,11 @@
 //! default, ~10 a second) however fast messages arrive, with bounded memory: messages are folded
 //! into per-topic figures (count, rate, last payload), other events are capped per batch.
 
-use crate::event::{EventKind, LinkEvent};
-use crate::state::LinkState;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
+use tether::event::{EventKind, LinkEvent};
+use tether::state::LinkState;
 use tokio::time::Instant;
 
 /// Limits; the defaults keep a 5,000 msg/s stream cheap for the webview.
@@ -37,8 +37,7 @@ impl Default for Limits {
 }
 
 /// Per-topic figures for the live-messages view.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct TopicUpdate {
     pub topic: String,
     pub count: u64,
@@ -49,8 +48,7 @@ pub struct TopicUpdate {
 }
 
 /// One UI update.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Batch {
     /// The latest state, when it changed since the last batch.
     pub state: Option<LinkState>,
@@ -194,7 +192,7 @@ impl Batcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
+    use tokio_util::bytes::Bytes;
 
     fn msg(topic: &str, payload: &str) -> LinkEvent {
         LinkEvent::new(

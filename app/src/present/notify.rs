@@ -8,10 +8,10 @@
 //! - After a wake from sleep, `reconnection_failed` and `gave_up` wait [`WAKE_GRACE`]: the link
 //!   reconnects at once, and if it is back by then nobody is bothered at all.
 
-use crate::event::{EventKind, LinkEvent};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
+use tether::event::{EventKind, LinkEvent};
 use tokio::time::Instant;
 
 /// After a wake from sleep, failure notifications wait this long: the link reconnects at once,
@@ -19,8 +19,7 @@ use tokio::time::Instant;
 pub const WAKE_GRACE: Duration = Duration::from_secs(60);
 
 /// Which notifications the user wants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default)]
 pub struct NotifySettings {
     pub reconnection_failed: bool,

@@ -1,8 +1,8 @@
 //! What the tray shows: one icon per kind of state, and a tooltip with the profile, the state and
 //! the next retry.
 
-use crate::state::LinkState;
 use chrono::{DateTime, Utc};
+use tether::state::LinkState;
 
 /// The tray icons (drawn in `icons/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
