@@ -101,6 +101,7 @@ fn main() {
 }
 
 async fn soak(o: Opts) {
+    let commit = report::commit();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut broker = Broker::start(BrokerOptions {
         persistence: true,
@@ -169,6 +170,7 @@ async fn soak(o: Opts) {
     let witness = std::mem::take(&mut *witness.lock().expect("witness"));
     let out = std::mem::take(&mut *delivered_out.lock().expect("out"));
     let r = report::Report {
+        commit,
         seed: o.seed,
         rate: o.rate,
         soak_secs,

@@ -7,6 +7,8 @@ use std::fmt::Write;
 use std::time::Duration;
 
 pub struct Report<'a> {
+    /// The commit the run was built from, taken when it started.
+    pub commit: String,
     pub seed: u64,
     pub rate: u32,
     pub soak_secs: f64,
@@ -45,7 +47,7 @@ impl Report<'_> {
             self.cycles.len(),
             self.rate,
             self.seed,
-            commit(),
+            self.commit,
             chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
         );
         let _ = writeln!(
@@ -154,7 +156,7 @@ impl Report<'_> {
     }
 }
 
-fn commit() -> String {
+pub fn commit() -> String {
     std::process::Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .output()
