@@ -9,6 +9,7 @@ use crate::controller::Controller;
 use crate::dispatch;
 use crate::ipc::{DeviceStatus, UiError};
 use crate::present::batch::Batch;
+use crate::present::menu::Action;
 use crate::present::notify::Notification;
 use crate::wire::{self, ToWindow, ATTACH, FOCUS_EVENT, MAX_LINE, QUIT_EVENT};
 use futures_util::{SinkExt, StreamExt};
@@ -25,15 +26,6 @@ use tether::LinkState;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec, LinesCodecError};
-
-/// What the tray menu (or a signal) asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Open,
-    Retry,
-    TogglePause,
-    Quit,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {

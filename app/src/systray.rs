@@ -6,7 +6,7 @@
 //! A desktop without a StatusNotifierWatcher shows no icon; the tray then registers as soon as
 //! one appears, and launching Tether again opens the window meanwhile.
 
-use crate::daemon::Action;
+use crate::present::menu::Action;
 use crate::present::tray::{icon_for, tooltip_now, TrayIcon as Kind};
 use ksni::menu::{MenuItem, StandardItem};
 use ksni::{Icon, ToolTip, TrayMethods};
@@ -108,21 +108,17 @@ impl ksni::Tray for Tray {
     }
     fn menu(&self) -> Vec<MenuItem<Self>> {
         let paused = matches!(self.state, LinkState::Paused);
-        let item = |label: &str, action: Action| -> MenuItem<Self> {
+        let item = |action: Action| -> MenuItem<Self> {
             StandardItem {
-                label: label.into(),
+                label: action.label(Some(paused)).into(),
                 activate: Box::new(move |t: &mut Self| t.send(action)),
                 ..Default::default()
             }
             .into()
         };
-        vec![
-            item("Open Tether", Action::Open),
-            item("Retry now", Action::Retry),
-            item(if paused { "Resume" } else { "Pause" }, Action::TogglePause),
-            MenuItem::Separator,
-            item("Quit", Action::Quit),
-        ]
+        let mut items: Vec<_> = Action::ALL.into_iter().map(item).collect();
+        items.insert(items.len() - 1, MenuItem::Separator);
+        items
     }
     fn watcher_offline(&self, reason: ksni::OfflineReason) -> bool {
         // Keep the item: it registers again when a tray host comes (back).

@@ -50,15 +50,16 @@ fn open_window<R: Runtime>(app: &AppHandle<R>) {
 /// The Tauri tray's menu (in-process mode only; on Linux the tray process has the tray).
 pub(crate) async fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     let Some(ctl) = app.try_state::<Arc<Controller>>() else { return };
-    match id {
-        "open" => open_window(app),
-        "retry" => dispatch::retry_now(&ctl).await,
-        "pause" => dispatch::toggle_pause(&ctl).await,
-        "quit" => {
+    use tether_app::present::menu::Action;
+    match Action::from_id(id) {
+        Some(Action::Open) => open_window(app),
+        Some(Action::Retry) => dispatch::retry_now(&ctl).await,
+        Some(Action::TogglePause) => dispatch::toggle_pause(&ctl).await,
+        Some(Action::Quit) => {
             ctl.shutdown().await;
             app.exit(0);
         }
-        _ => {}
+        None => {}
     }
 }
 

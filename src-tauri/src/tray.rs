@@ -10,6 +10,7 @@ use tauri::menu::{Menu, MenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Runtime};
 use tether::LinkState;
+use tether_app::present::menu::Action;
 use tether_app::present::tray::{icon_for, tooltip_now, TrayIcon as Kind};
 
 pub const TRAY_ID: &str = "tether";
@@ -25,11 +26,12 @@ fn icon(kind: Kind) -> tauri::Result<Image<'static>> {
 }
 
 pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
-    let open = MenuItem::with_id(app, "open", "Open Tether", true, None::<&str>)?;
-    let retry = MenuItem::with_id(app, "retry", "Retry now", true, None::<&str>)?;
-    let pause = MenuItem::with_id(app, "pause", "Pause / Resume", true, None::<&str>)?;
-    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&open, &retry, &pause, &quit])?;
+    let items = Action::ALL
+        .into_iter()
+        .map(|a| MenuItem::with_id(app, a.id(), a.label(None), true, None::<&str>))
+        .collect::<tauri::Result<Vec<_>>>()?;
+    let refs: Vec<&dyn tauri::menu::IsMenuItem<R>> = items.iter().map(|i| i as &dyn tauri::menu::IsMenuItem<R>).collect();
+    let menu = Menu::with_items(app, &refs)?;
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon(Kind::Paused)?)
         .tooltip("Tether")
