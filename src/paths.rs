@@ -1,8 +1,15 @@
 //! Where Tether keeps its files (config and data directories), and how a profile's files are
 //! named in them: an injective encoding, so two profiles never share an outbox.
 
-use crate::profiles::{ProfileError, FILE_NAME};
 use std::path::PathBuf;
+
+/// The profile file's name inside the config dir.
+pub const PROFILES_FILE: &str = "profiles.toml";
+
+/// No directory to keep Tether's files in: no home directory, and no override set.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("no home directory to put Tether's files in; set {0}")]
+pub struct NoHome(pub &'static str);
 
 /// Where Tether keeps its files. `TETHER_CONFIG_DIR` and `TETHER_DATA_DIR` override the platform
 /// defaults (tests, portable installs).
@@ -13,13 +20,10 @@ pub struct Paths {
 }
 
 impl Paths {
-    pub fn from_env() -> Result<Self, ProfileError> {
+    pub fn from_env() -> Result<Self, NoHome> {
         let dirs = directories::ProjectDirs::from("", "", "Tether");
-        let pick = |var: &str, default: Option<PathBuf>| -> Result<PathBuf, ProfileError> {
-            std::env::var_os(var)
-                .map(PathBuf::from)
-                .or(default)
-                .ok_or_else(|| ProfileError::NoHome(format!("no home directory to put Tether's files in; set {var}")))
+        let pick = |var: &'static str, default: Option<PathBuf>| -> Result<PathBuf, NoHome> {
+            std::env::var_os(var).map(PathBuf::from).or(default).ok_or(NoHome(var))
         };
         Ok(Self {
             config_dir: pick("TETHER_CONFIG_DIR", dirs.as_ref().map(|d| d.config_dir().to_path_buf()))?,
@@ -28,7 +32,7 @@ impl Paths {
     }
 
     pub fn profiles_file(&self) -> PathBuf {
-        self.config_dir.join(FILE_NAME)
+        self.config_dir.join(PROFILES_FILE)
     }
 
     /// The outbox database of a profile. Named by an injective encoding of the profile name, so

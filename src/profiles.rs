@@ -14,7 +14,7 @@ use std::time::Duration;
 pub use crate::paths::Paths;
 
 /// The file name inside the config dir.
-pub const FILE_NAME: &str = "profiles.toml";
+pub const FILE_NAME: &str = crate::paths::PROFILES_FILE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -35,6 +35,12 @@ pub enum ProfileError {
     Invalid(#[from] ConfigError),
     #[error("{0}")]
     NoHome(String),
+}
+
+impl From<crate::paths::NoHome> for ProfileError {
+    fn from(e: crate::paths::NoHome) -> Self {
+        ProfileError::NoHome(e.to_string())
+    }
 }
 
 /// What kind of link a profile is.

@@ -87,7 +87,7 @@ fn keychain_error(e: CredentialError) -> CliError {
 
 /// Run one command; the caller exits with the error's code.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let paths = Paths::from_env()?;
+    let paths = Paths::from_env().map_err(ProfileError::from)?;
     match cli.command {
         Cmd::Watch(a) => watch(a, &paths).await,
         Cmd::Pub(a) => publish(a, &paths).await,
