@@ -159,6 +159,9 @@ pub enum Overflow {
 #[serde(default, deny_unknown_fields)]
 pub struct OutboxConfig {
     pub max_messages: usize,
+    /// Topic and payload bytes the outbox may hold (it keeps them in memory as well as on
+    /// disk); the overflow policy applies past this as past `max_messages`.
+    pub max_bytes: usize,
     #[serde(with = "crate::policy::secs_f64")]
     pub max_age: Duration,
     pub overflow: Overflow,
@@ -168,6 +171,7 @@ impl Default for OutboxConfig {
     fn default() -> Self {
         Self {
             max_messages: 1000,
+            max_bytes: 64 << 20,
             max_age: Duration::from_secs(300),
             overflow: Overflow::DropOldest,
         }
@@ -275,6 +279,12 @@ impl LinkConfig {
         if self.outbox.max_messages == 0 {
             return Err(ConfigError::new("outbox.max_messages", "must be at least 1"));
         }
+        if self.outbox.max_bytes == 0 || self.outbox.max_bytes > MAX_OUTBOX_BYTES {
+            return Err(ConfigError::new(
+                "outbox.max_bytes",
+                format!("must be between 1 and {MAX_OUTBOX_BYTES} bytes (the outbox is held in memory too)"),
+            ));
+        }
         for (i, s) in self.subscriptions.iter().enumerate() {
             validate_filter(&s.topic).map_err(|m| ConfigError::new(format!("subscriptions[{i}].topic"), m))?;
             if s.qos > 1 {
@@ -311,6 +321,9 @@ impl LinkConfig {
 /// then breaks the link again and again), and the outbox re-sends unacknowledged messages, which is
 /// at least once, not exactly once.
 const QOS_ERROR: &str = "must be 0 or 1 (QoS 2 is not supported: across a reconnect Tether can only promise at least once)";
+
+/// The most an outbox may hold in bytes: its entries are kept in memory too.
+pub const MAX_OUTBOX_BYTES: usize = 4 << 30;
 
 /// The longest duration a setting accepts: beyond this a number is a typo, and `Instant`
 /// arithmetic would overflow.

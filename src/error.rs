@@ -123,6 +123,8 @@ pub enum PublishError {
     TooLarge { size: usize, max: usize },
     #[error("the outbox is full ({0} messages) and the overflow policy refuses new ones")]
     OutboxFull(usize),
+    #[error("the outbox is full ({0} bytes of messages) and the overflow policy refuses new ones")]
+    OutboxBytesFull(usize),
     /// The outbox's file could not be written (a full disk): the message was neither queued nor sent.
     #[error("the message was not queued: {0}")]
     Storage(String),

@@ -17,6 +17,7 @@
 //!   session bookkeeping and watchdogs beside it), and [`handle`], its cloneable front.
 //! - [`delivery`]: at least once to the consumer: ordered hand-over, acks after it, back-pressure.
 //! - [`outbox`]: the persisted queue of publishes made while offline.
+//! - [`pinned`]: a byte budget for what a broadcast holds for its slowest receiver.
 //! - [`diagnostics`]: counters and timings, exportable as JSON.
 //! - [`credentials`]: the `CredentialSource` trait, static and OS-keychain sources.
 //! - [`profiles`]: the profile file shared by the CLI and the desktop app; [`paths`]: where its
@@ -38,6 +39,7 @@ pub mod machine;
 pub mod navien;
 pub mod outbox;
 pub mod paths;
+pub mod pinned;
 pub mod policy;
 pub mod profiles;
 pub mod state;

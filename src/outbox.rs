@@ -33,6 +33,13 @@ pub struct OutboxEntry {
     pub enqueued_at_ms: u64,
 }
 
+impl OutboxEntry {
+    /// What it keeps in memory: its topic and payload.
+    fn size(&self) -> usize {
+        self.topic.len() + self.payload.len()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
     #[error("the outbox {path} is in use by another Tether process (the same profile is running elsewhere)")]
@@ -58,6 +65,8 @@ pub struct Outbox {
     db: Option<(Option<Database>, PathBuf)>,
     /// The entries in order, each with whether it was handed to the client on this connection.
     entries: VecDeque<(OutboxEntry, bool)>,
+    /// Topic and payload bytes of `entries` (what they keep in memory).
+    bytes: usize,
     next_id: u64,
     cfg: OutboxConfig,
     /// Ids removed from memory but not yet from disk.
@@ -133,9 +142,11 @@ impl Outbox {
             .map(|(e, _)| e.id + 1)
             .unwrap_or(1)
             .max(corrupt.iter().max().map(|m| m + 1).unwrap_or(1));
+        let bytes = entries.iter().map(|(e, _)| e.size()).sum();
         let mut outbox = Self {
             db,
             entries,
+            bytes,
             next_id,
             cfg,
             removed: corrupt.clone(),
@@ -154,6 +165,11 @@ impl Outbox {
         self.entries.len()
     }
 
+    /// Topic and payload bytes held (bounded by `max_bytes`).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -162,22 +178,31 @@ impl Outbox {
     pub fn push(&mut self, topic: String, payload: Bytes, qos: u8, retain: bool) -> Result<Pushed, PublishError> {
         // Choose what overflow evicts first, but change nothing until the new entry is on disk:
         // a failed write must leave the outbox as it was, with nothing dropped unreported.
-        let excess = (self.entries.len() + 1).saturating_sub(self.cfg.max_messages);
+        let size = topic.len() + payload.len();
+        let full = || match self.entries.len() < self.cfg.max_messages {
+            true => PublishError::OutboxBytesFull(self.cfg.max_bytes),
+            false => PublishError::OutboxFull(self.cfg.max_messages),
+        };
+        let count_excess = (self.entries.len() + 1).saturating_sub(self.cfg.max_messages);
+        let byte_excess = (self.bytes + size).saturating_sub(self.cfg.max_bytes);
         let mut evict = Vec::new();
-        if excess > 0 {
+        let mut freed = 0;
+        if count_excess > 0 || byte_excess > 0 {
             if self.cfg.overflow == Overflow::RefuseNew {
-                return Err(PublishError::OutboxFull(self.cfg.max_messages));
+                return Err(full());
             }
-            // Never drop what is on the wire: its acknowledgement would find nothing.
-            evict = self
-                .entries
-                .iter()
-                .filter(|(_, in_flight)| !in_flight)
-                .map(|(e, _)| e.id)
-                .take(excess)
-                .collect();
-            if evict.len() < excess {
-                return Err(PublishError::OutboxFull(self.cfg.max_messages));
+            // Never drop what is on the wire (its acknowledgement would find nothing); QoS 0
+            // first, oldest first: a burst of telemetry must not push out a queued command.
+            let queued = || self.entries.iter().filter(|(_, in_flight)| !in_flight).map(|(e, _)| e);
+            for e in queued().filter(|e| e.qos == 0).chain(queued().filter(|e| e.qos > 0)) {
+                if evict.len() >= count_excess && freed >= byte_excess {
+                    break;
+                }
+                evict.push(e.id);
+                freed += e.size();
+            }
+            if evict.len() < count_excess || freed < byte_excess {
+                return Err(full());
             }
         }
         let entry = OutboxEntry {
@@ -215,6 +240,7 @@ impl Outbox {
         }
         self.removed.clear();
         self.entries.retain(|(e, _)| !evict.contains(&e.id));
+        self.bytes = self.bytes - freed + size;
         self.next_id += 1;
         let id = entry.id;
         self.entries.push_back((entry, false));
@@ -254,7 +280,9 @@ impl Outbox {
         // Acks arrive in order almost always: look from the front.
         match self.entries.iter().position(|(e, _)| e.id == id) {
             Some(pos) => {
-                self.entries.remove(pos);
+                if let Some((e, _)) = self.entries.remove(pos) {
+                    self.bytes -= e.size();
+                }
                 self.removed.push(id);
                 // A crash re-sends what was acknowledged but not yet struck from the file: keep
                 // that to a batch, or a process killed again and again mid-flush re-sends its
@@ -273,11 +301,12 @@ impl Outbox {
     pub fn expire(&mut self) -> usize {
         let limit = now_ms().saturating_sub(self.cfg.max_age.as_millis() as u64);
         let before = self.entries.len();
-        let removed = &mut self.removed;
+        let (removed, bytes) = (&mut self.removed, &mut self.bytes);
         self.entries.retain(|(e, in_flight)| {
             let keep = *in_flight || e.enqueued_at_ms >= limit;
             if !keep {
                 removed.push(e.id);
+                *bytes -= e.size();
             }
             keep
         });
@@ -398,6 +427,7 @@ mod tests {
             max_messages: max,
             max_age: Duration::from_secs(300),
             overflow,
+            ..OutboxConfig::default()
         }
     }
 
@@ -459,6 +489,51 @@ mod tests {
         assert_eq!(p.dropped, 1);
         let left: Vec<_> = o.unsent().map(|e| e.payload.clone()).collect();
         assert_eq!(left, [&b"2"[..], b"3"].map(Bytes::from_static));
+    }
+
+    #[test]
+    fn overflow_evicts_queued_qos0_before_any_qos1() {
+        // A telemetry burst offline must not push out the command queued before it (L6).
+        let (mut o, _) = Outbox::open(None, cfg(10, Overflow::DropOldest)).unwrap();
+        o.push("cmd".into(), Bytes::from("setpoint"), 1, false).unwrap();
+        for i in 0..20 {
+            o.push("tele".into(), Bytes::from(format!("{i}")), 0, false).unwrap();
+        }
+        assert_eq!(o.len(), 10);
+        assert_eq!(
+            o.unsent().next().map(|e| e.topic.as_str()),
+            Some("cmd"),
+            "the QoS 1 command survives"
+        );
+        // With nothing of QoS 0 left to drop, the oldest QoS 1 goes.
+        let (mut o, _) = Outbox::open(None, cfg(2, Overflow::DropOldest)).unwrap();
+        for p in ["a", "b", "c"] {
+            o.push("t".into(), Bytes::from(p), 1, false).unwrap();
+        }
+        let left: Vec<_> = o.unsent().map(|e| e.payload.clone()).collect();
+        assert_eq!(left, [&b"b"[..], b"c"].map(Bytes::from_static));
+    }
+
+    #[test]
+    fn the_outbox_is_bounded_in_bytes_too() {
+        let mut c = cfg(1000, Overflow::DropOldest);
+        c.max_bytes = 10 * 1024;
+        let (mut o, _) = Outbox::open(None, c.clone()).unwrap();
+        let mut dropped = 0;
+        for _ in 0..30 {
+            dropped += o.push("t".into(), Bytes::from(vec![0u8; 1024]), 1, false).unwrap().dropped;
+        }
+        assert!(o.bytes() <= 10 * 1024, "{} bytes held", o.bytes());
+        assert_eq!(o.len() + dropped, 30, "each one dropped is counted");
+        c.overflow = Overflow::RefuseNew;
+        let (mut o, _) = Outbox::open(None, c).unwrap();
+        for _ in 0..10 {
+            o.push("t".into(), Bytes::from(vec![0u8; 1000]), 1, false).unwrap();
+        }
+        assert!(matches!(
+            o.push("t".into(), Bytes::from(vec![0u8; 1000]), 1, false),
+            Err(PublishError::OutboxBytesFull(_))
+        ));
     }
 
     #[test]

@@ -582,3 +582,31 @@ async fn a_wake_from_sleep_replaces_a_connection_that_only_looks_alive() {
     ev.wait_name("recovered", Duration::from_secs(3)).await;
     h.stop().await;
 }
+
+#[tokio::test]
+async fn diagnostics_count_no_acknowledged_subscription_while_disconnected() {
+    let broker = Broker::start(BrokerOptions::default());
+    let proxy = FaultProxy::start(broker.port).await.expect("fault proxy on loopback");
+    let mut cfg = fast_config(proxy.port);
+    cfg.reconnect.initial_reconnect_delay = Duration::from_secs(5);
+    cfg.reconnect.max_reconnect_delay = Duration::from_secs(5);
+    cfg.subscriptions.push(qos1(unique("diag")));
+    let (h, mut ev) = start(cfg);
+    ev.wait_name("subscriptions_restored", T).await;
+    // Acknowledged once its SUBACK is in.
+    let deadline = Instant::now() + T;
+    loop {
+        let d = h.diagnostics().await.expect("diagnostics");
+        if d.subscriptions_active == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never acknowledged: {d:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    proxy.cut();
+    ev.wait_name("reconnecting", T).await;
+    let d = h.diagnostics().await.expect("diagnostics");
+    assert_ne!(d.state, "connected");
+    assert_eq!(d.subscriptions_active, 0, "nothing is acknowledged while disconnected: {d:?}");
+    h.stop().await;
+}

@@ -410,7 +410,8 @@ impl Controller {
         }
         let was_active = self.active_profile().await;
         let touches_active = was_active.is_some() && (was_active == orig || was_active.as_deref() == Some(&name));
-        if renamed.is_some() && touches_active {
+        let stopped = renamed.is_some() && touches_active;
+        if stopped {
             // Its outbox file moves with it, so the running link lets go of it first.
             let mut active = self.active.lock().await;
             self.stop_active(&mut active).await;
@@ -429,9 +430,29 @@ impl Controller {
                 f.profiles.insert(name.clone(), profile);
                 Ok(false)
             })
-            .map_err(profiles_error)?;
-        if taken {
-            return Err(UiError::invalid("name", format!("a profile named {name:?} already exists")));
+            .map_err(profiles_error);
+        let refused = match taken {
+            Err(e) => {
+                // The copy of the secret made for the new name goes (no profile of that name was
+                // written; one the CLI may have added meanwhile is the `Ok(true)` case).
+                if renamed.is_some() {
+                    let n2 = name.clone();
+                    let _ = self.vault(move |v| v.delete(&n2)).await;
+                }
+                Some(e)
+            }
+            Ok(true) => Some(UiError::invalid("name", format!("a profile named {name:?} already exists"))),
+            Ok(false) => None,
+        };
+        if let Some(e) = refused {
+            if stopped {
+                // Nothing was saved: the profile runs again as it was (the window never stays
+                // without a link).
+                if let Err(again) = self.activate_locked(was_active.clone()).await {
+                    tracing::warn!(error = %again.message, "the profile could not be started again after a failed save");
+                }
+            }
+            return Err(e);
         }
         if let Some(o) = &renamed {
             self.move_outbox(o, Some(&name));

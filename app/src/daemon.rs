@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tether::credentials::OsKeychain;
+use tether::pinned::Pinned;
 use tether::profiles::Paths;
 use tether::LinkState;
 use tokio::net::{UnixListener, UnixStream};
@@ -43,10 +44,41 @@ pub enum DaemonError {
 /// The connected windows and what they are sent.
 struct Hub {
     events: broadcast::Sender<Arc<str>>,
+    /// Bytes of lines the broadcast holds for the slowest window.
+    held: std::sync::Mutex<Pinned>,
     windows: AtomicUsize,
 }
 
+/// Bytes of UI lines held for a window that does not read (its socket full): past this, lines
+/// are skipped for the windows (a UI update may skip; the window shows the next).
+const HUB_BUDGET: usize = 16 << 20;
+
 impl Hub {
+    fn new() -> Self {
+        Self {
+            events: broadcast::channel(256).0,
+            held: Default::default(),
+            windows: AtomicUsize::new(0),
+        }
+    }
+
+    /// To every window, within [`HUB_BUDGET`] bytes held for the slowest.
+    fn send(&self, line: String) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.settle(self.events.len());
+        if let Some(n) = held.take_report(HUB_BUDGET) {
+            tracing::warn!(
+                skipped = n,
+                budget = HUB_BUDGET,
+                "a window fell behind by more than the budget; UI updates were skipped"
+            );
+        }
+        let size = line.len();
+        if held.admit(size, HUB_BUDGET) && self.events.send(line.into()).is_ok() {
+            held.sent(size);
+        }
+    }
+
     /// Encode `payload` once, straight into the line every window gets (no JSON tree between:
     /// a batch may carry a thousand topic updates).
     fn push<T: Serialize>(&self, event: &str, payload: &T) {
@@ -66,9 +98,7 @@ impl Hub {
             event,
             payload,
         }) {
-            Ok(line) => {
-                let _ = self.events.send(line.into());
-            }
+            Ok(line) => self.send(line),
             Err(e) => tracing::warn!(event, error = %e, "event not encodable; skipped"),
         }
     }
@@ -155,10 +185,7 @@ async fn listen(dir: &Path) -> Result<(UnixListener, PathBuf, std::fs::File), Da
 /// Run the tray process until Quit (or SIGTERM / SIGINT).
 pub async fn run(paths: Paths, runtime_dir: &Path) -> Result<(), DaemonError> {
     let (listener, socket, _lock) = listen(runtime_dir).await?;
-    let hub = Arc::new(Hub {
-        events: broadcast::channel(256).0,
-        windows: AtomicUsize::new(0),
-    });
+    let hub = Arc::new(Hub::new());
     let (tray_tx, tray_rx) = watch::channel(None);
     let sink = Arc::new(DaemonSink {
         hub: hub.clone(),
@@ -322,6 +349,24 @@ async fn serve(ctl: Arc<Controller>, hub: Arc<Hub>, stream: UnixStream) {
     }
     drop(reply_tx);
     writer.abort();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_that_does_not_read_holds_at_most_the_budget() {
+        let hub = Hub::new();
+        let _stuck = hub.events.subscribe();
+        for _ in 0..100 {
+            hub.push("link-update", &"x".repeat(1 << 20));
+        }
+        // 100 lines of 1 MiB were pushed; before the budget, all 100 (the broadcast keeps 256).
+        let held: usize = hub.held.lock().unwrap().bytes();
+        assert!(held <= HUB_BUDGET, "{held} bytes held");
+        assert!(hub.events.len() <= HUB_BUDGET >> 20, "{} lines held", hub.events.len());
+    }
 }
 
 #[cfg(test)]

@@ -75,7 +75,7 @@ fn each_line_gets_one_reply_and_a_line_too_long_or_not_utf8_closes_the_connectio
     let bound = Duration::from_secs(20);
     proptest!(config(), |(lines in prop::collection::vec(sent(), 0..10), end in end())| {
         rt.block_on(async {
-            let hub = Arc::new(Hub { events: broadcast::channel(16).0, windows: AtomicUsize::new(0) });
+            let hub = Arc::new(Hub::new());
             let (window, tray) = UnixStream::pair().unwrap();
             tokio::spawn(serve(ctl.clone(), hub.clone(), tray));
             let (r, mut w) = window.into_split();

@@ -11,15 +11,22 @@ use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;
 
 /// Keys whose values are masked (lower case; matched case-insensitively).
-const SECRET_KEYS: [&str; 8] = [
+const SECRET_KEYS: [&str; 14] = [
     "password",
     "passwd",
+    "pwd",
     "secret",
     "token",
     "accesstoken",
     "refreshtoken",
     "idtoken",
     "authorization",
+    "apikey",
+    "api_key",
+    "api-key",
+    "credential",
+    // AWS's presigned URLs (`X-Amz-Signature=…`); `X-Amz-Security-Token` ends in `token`.
+    "signature",
 ];
 
 /// The log directory: `TETHER_LOG_DIR`, else `~/Library/Logs/Tether` on macOS and `logs` in
@@ -328,6 +335,24 @@ mod tests {
         let line = format!("connect {{ password: {:?}, user: \"bob\" }}", r#"hun"ter\2"#);
         assert_eq!(redact(&line), r#"connect { password: "[redacted]", user: "bob" }"#);
         assert_eq!(redact(r#"token="abc\"#), r#"token="[redacted]"#);
+    }
+
+    #[test]
+    fn the_other_names_of_secrets_are_masked_too() {
+        for (line, want) in [
+            ("pwd=hunter22", "pwd=[redacted]"),
+            ("api_key: abc123", "api_key: [redacted]"),
+            ("X-Api-Key: abc123", "X-Api-Key: [redacted]"),
+            ("\"apiKey\":\"abc123\"", "\"apiKey\":\"[redacted]\""),
+            ("credential=AKIA/2026", "credential=[redacted]"),
+            // An unquoted value runs to a space: the rest of a query string goes with it.
+            (
+                "wss://h/mqtt?X-Amz-Signature=deadbeef&X-Amz-Security-Token=tok x",
+                "wss://h/mqtt?X-Amz-Signature=[redacted] x",
+            ),
+        ] {
+            assert_eq!(redact(line), want, "{line}");
+        }
     }
 
     #[test]

@@ -5,6 +5,13 @@
 #[tokio::main]
 async fn main() {
     use tether_app::daemon::{self, DaemonError};
+    // The tray process holds the profiles' passwords: no core dump of it, and no ptrace attach
+    // by other processes of the user (what a crash reporter or a curious process would read).
+    // SAFETY: prctl with PR_SET_DUMPABLE and a constant argument has no memory preconditions.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
     let paths = match tether::profiles::Paths::from_env() {
         Ok(p) => p,
         Err(e) => {

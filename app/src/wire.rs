@@ -33,12 +33,23 @@ pub const ATTACH: &str = "attach_window";
 pub const FOCUS_EVENT: &str = "focus";
 pub const QUIT_EVENT: &str = "quit";
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub struct Request {
     pub id: u64,
     pub cmd: String,
     #[serde(default)]
     pub args: Value,
+}
+
+/// Without the arguments: `set_secret`'s carry a password, and a `?req` in a log must not.
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("id", &self.id)
+            .field("cmd", &self.cmd)
+            .field("args", &format_args!("<{} bytes>", self.args.to_string().len()))
+            .finish()
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -235,3 +246,16 @@ impl Client {
 #[cfg(test)]
 #[path = "wire_props.rs"]
 mod props;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_in_a_log_never_shows_its_arguments() {
+        let r = decode_request(r#"{"id":3,"cmd":"set_secret","args":{"profile":"home","secret":"hunter2-s3cr3t"}}"#).unwrap();
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("set_secret") && shown.contains("bytes"), "{shown}");
+    }
+}

@@ -203,3 +203,27 @@ async fn cli_and_app_profile_writes_do_not_lose_each_other() {
     );
     ctl.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_of_the_active_profile_that_cannot_be_saved_leaves_its_link_running() {
+    let home = tempfile::tempdir().unwrap();
+    let p = paths(home.path());
+    let ctl = Controller::new(p.clone(), Arc::new(MemoryStore::default()), Ok(()), recorder(false));
+    ctl.start().await.unwrap();
+    ctl.save_profile(input(None, "home", "mqtt://127.0.0.1:1", &[])).await.unwrap();
+    ctl.activate(Some("home".into())).await.unwrap();
+    assert_eq!(ctl.overview().await.unwrap().profile, "home");
+    // The next save cannot write its temp file (a directory has its name): as a full disk or a
+    // read-only config dir would fail it, even for root.
+    std::fs::create_dir(p.config_dir.join(format!(".profiles.toml.{}.tmp", std::process::id()))).unwrap();
+    let e = ctl
+        .save_profile(input(Some("home"), "cabin", "mqtt://127.0.0.1:1", &[]))
+        .await
+        .unwrap_err();
+    println!("refused: {e:?}");
+    let ov = ctl.overview().await.expect("the window never stays without a link");
+    assert_eq!((ov.profile.as_str(), ov.demo), ("home", false));
+    let names: Vec<String> = ctl.list_profiles().await.unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, vec!["home"]);
+    ctl.shutdown().await;
+}

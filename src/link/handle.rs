@@ -62,7 +62,11 @@ impl Link {
         budget: Option<usize>,
     ) -> Result<(LinkHandle, broadcast::Receiver<LinkEvent>, Option<Consumer>), StartError> {
         cfg.validate()?;
-        let (outbox, corrupt) = Outbox::open(cfg.outbox_path.as_deref(), cfg.outbox.clone())?;
+        // Room for at least one message of the largest size the profile allows, whatever
+        // `max_bytes` says (a profile file written before it existed must still load and work).
+        let mut outbox_cfg = cfg.outbox.clone();
+        outbox_cfg.max_bytes = outbox_cfg.max_bytes.max(cfg.max_packet_size);
+        let (outbox, corrupt) = Outbox::open(cfg.outbox_path.as_deref(), outbox_cfg)?;
         for id in &corrupt {
             tracing::warn!(profile = %cfg.profile_id, id, "outbox: skipped an unreadable entry");
         }

@@ -49,9 +49,10 @@ impl Supervisor {
                 }
             }
             Command::Diagnostics(reply) => {
-                // While disconnected nothing is acknowledged, whatever a kept session remembers.
+                // While not connected nothing is acknowledged, whatever a kept session remembers
+                // (the client stays built through tier 1, so it is no sign of a connection).
                 let (registered, mut acked) = self.session.counts();
-                if !self.driver.has_client() {
+                if self.mode != Mode::Connected {
                     acked = 0;
                 }
                 let state = self.state_tx.borrow().name();

@@ -3,24 +3,47 @@
 
 use super::*;
 
+/// Payload bytes the event broadcast may hold for its slowest observer.
+const OBSERVER_BUDGET: usize = 64 << 20;
+
 impl Supervisor {
     /// To the observers (who may skip) and to the consumer (who acknowledges `token`).
     pub(super) fn deliver(&mut self, kind: EventKind, token: Option<AckToken>) {
         let ev = LinkEvent::new(self.profile.clone(), kind);
         if !self.outlet.has_consumer() {
-            // No receiver is fine: nobody is listening right now.
-            let _ = self.events.send(ev);
+            self.broadcast_event(ev);
             if let Some(t) = token {
                 self.send_ack(t);
             }
             return;
         }
         if self.events.receiver_count() > 0 {
-            let _ = self.events.send(ev.clone());
+            self.broadcast_event(ev.clone());
         }
         match self.outlet.offer(ev, token) {
             Offer::AckNow(t) => self.send_ack(t),
             Offer::Taken | Offer::Dropped => {}
+        }
+    }
+
+    /// To the broadcast, within [`OBSERVER_BUDGET`] bytes of payloads held for the slowest
+    /// observer: past it a message is skipped for the observers (they may skip; the consumer,
+    /// if any, still gets it), and the skips are logged once they read again.
+    fn broadcast_event(&mut self, ev: LinkEvent) {
+        let size = match &ev.kind {
+            EventKind::Message { payload, .. } => payload.len(),
+            _ => 0,
+        };
+        self.pinned.settle(self.events.len());
+        if let Some(n) = self.pinned.take_report(OBSERVER_BUDGET) {
+            tracing::warn!(profile = %self.profile, skipped = n, budget = OBSERVER_BUDGET, "an event observer fell behind by more than the budget: messages were skipped for the observers");
+        }
+        if !self.pinned.admit(size, OBSERVER_BUDGET) {
+            return;
+        }
+        // No receiver is fine: nobody is listening right now (and nothing is held).
+        if self.events.send(ev).is_ok() {
+            self.pinned.sent(size);
         }
     }
 

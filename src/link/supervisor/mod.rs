@@ -29,6 +29,7 @@ use crate::error::{classify, LinkError, PublishError};
 use crate::event::{EventKind, LinkEvent};
 use crate::machine::{Decision, Machine};
 use crate::outbox::Outbox;
+use crate::pinned::Pinned;
 use crate::state::LinkState;
 use crate::transport::{mqtt_options, publish_size, REQUEST_CHANNEL};
 use bytes::Bytes;
@@ -102,6 +103,8 @@ pub(crate) struct Supervisor {
     machine: Machine,
     state_tx: watch::Sender<LinkState>,
     events: broadcast::Sender<LinkEvent>,
+    /// Payload bytes the broadcast holds for its slowest observer.
+    pinned: Pinned,
     outbox_len: watch::Sender<usize>,
     outbox: Outbox,
     /// Subscriptions, packet ids, outbox ids in flight, refusals.
@@ -168,6 +171,7 @@ impl Supervisor {
             creds,
             state_tx,
             events,
+            pinned: Pinned::default(),
             outbox_len,
             flush_needed: !outbox.is_empty(),
             outbox,
