@@ -114,7 +114,7 @@ impl Outbox {
             None => None,
             Some(path) => {
                 if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| OutboxError::Open {
+                    crate::paths::private_dir(dir).map_err(|e| OutboxError::Open {
                         path: path.to_path_buf(),
                         reason: e.to_string(),
                     })?;

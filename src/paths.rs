@@ -3,6 +3,28 @@
 
 use std::path::PathBuf;
 
+/// Create `dir` (and its parents) readable by this user only where the OS has such modes: it
+/// holds payloads, host and user names (outboxes, logs).
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Make a rename in `dir` durable (the new name survives a power loss). A no-op where
+/// directories cannot be opened for syncing (Windows).
+pub fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
 /// The profile file's name inside the config dir.
 pub const PROFILES_FILE: &str = "profiles.toml";
 
@@ -115,6 +137,17 @@ fn legacy_key(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_private_dir_is_for_its_user_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("a/outbox");
+        private_dir(&d).unwrap();
+        assert_eq!(std::fs::metadata(&d).unwrap().permissions().mode() & 0o777, 0o700);
+        sync_dir(&d).unwrap();
+    }
 
     fn paths(dir: &std::path::Path) -> Paths {
         Paths {

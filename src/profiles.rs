@@ -220,7 +220,8 @@ impl ProfileStore {
             f.write_all(b"# Tether profiles. No secrets here: passwords live in the OS keychain.\n")?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
-            std::fs::rename(&tmp, &self.path)
+            std::fs::rename(&tmp, &self.path)?;
+            crate::paths::sync_dir(dir)
         };
         write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);

@@ -390,6 +390,10 @@ impl Controller {
                 })
             })
             .collect();
+        // A password is given for a broker: one edited to another host must not get it (a
+        // profile file changed by another local process would otherwise redirect it too).
+        let host_of = |u: &str| BrokerUrl::parse(u).ok().map(|b| b.host.to_ascii_lowercase());
+        let new_host = orig.is_some() && profile.url.as_deref().and_then(host_of) != host_of(&url);
         profile.url = Some(url);
         profile.username = username;
         // Everything else the core checks (TLS files, policy numbers), before anything is written.
@@ -453,6 +457,15 @@ impl Controller {
                 }
             }
             return Err(e);
+        }
+        if new_host {
+            let n2 = name.clone();
+            match self.vault(move |v| v.delete(&n2)).await {
+                Ok(_) => tracing::info!(profile = %name, "broker host changed: its stored secret was deleted; enter it again"),
+                Err(e) => {
+                    tracing::warn!(profile = %name, error = %e.message, "broker host changed, but its stored secret could not be deleted")
+                }
+            }
         }
         if let Some(o) = &renamed {
             self.move_outbox(o, Some(&name));

@@ -244,7 +244,8 @@ pub fn init(dir: &Path, prefix: &str) -> Option<tracing_appender::non_blocking::
         .with_writer(RedactingMaker(std::io::stderr))
         .with_filter(EnvFilter::try_from_env("TETHER_LOG_STDERR").unwrap_or_else(|_| "warn,rumqttd=off".into()));
     // The appender prunes old files by listing the directory: it must exist first.
-    let _ = std::fs::create_dir_all(dir);
+    // Logs name hosts, users and topics: this user's only.
+    let _ = tether::paths::private_dir(dir);
     let file = Builder::new()
         .rotation(Rotation::DAILY)
         .max_log_files(7)

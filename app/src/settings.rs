@@ -60,9 +60,23 @@ impl SettingsFile {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let tmp = self.path.with_extension("toml.tmp");
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, &self.path).map_err(io)
+        // Written whole and synced before the rename, and the rename synced: after a power loss
+        // the file is the old one or the new one, never empty (which would read as defaults).
+        let tmp = self.path.with_extension(format!("toml.{}.tmp", std::process::id()));
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut f, text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &self.path)?;
+            match self.path.parent() {
+                Some(dir) => tether::paths::sync_dir(dir),
+                None => Ok(()),
+            }
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            io(e)
+        })
     }
 }
 

@@ -227,3 +227,27 @@ async fn a_rename_of_the_active_profile_that_cannot_be_saved_leaves_its_link_run
     assert_eq!(names, vec!["home"]);
     ctl.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_is_not_sent_to_a_new_host_when_the_url_is_edited() {
+    let home = tempfile::tempdir().unwrap();
+    let keychain = Arc::new(MemoryStore::default());
+    let ctl = Controller::new(paths(home.path()), keychain.clone(), Ok(()), recorder(false));
+    ctl.start().await.unwrap();
+    ctl.save_profile(input(None, "home", "mqtt://127.0.0.1:1883", &[])).await.unwrap();
+    ctl.set_secret("home", SecretString::from("pw-1")).await.unwrap();
+    // Another port on the same host: the same broker machine, the secret stays.
+    let v = ctl
+        .save_profile(input(Some("home"), "home", "mqtt://127.0.0.1:8883", &[]))
+        .await
+        .unwrap();
+    assert_eq!(v.secret, SecretStatus::Keychain);
+    // Another host: the password was given for the old one; it is not sent to the new one.
+    let v = ctl
+        .save_profile(input(Some("home"), "home", "mqtt://broker.example:1883", &[]))
+        .await
+        .unwrap();
+    assert_eq!(v.secret, SecretStatus::None, "enter the password again for the new host");
+    assert!(keychain.get(&account("home", "password")).unwrap().is_none());
+    ctl.shutdown().await;
+}
