@@ -32,9 +32,28 @@ impl LinkEvent {
     }
 
     /// One JSON object, as the CLI prints with `--json`.
+    /// One JSON object. A message whose payload is not UTF-8 also carries it exactly, in
+    /// `payload_b64` (standard base64): `payload` is text, with such bytes replaced.
     pub fn to_json(&self) -> String {
         // Serialising plain data to a String cannot fail; fall back to a marker rather than panic.
-        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"event\":\"serialize_error\",\"error\":{:?}}}", e.to_string()))
+        let fallback = |e: serde_json::Error| format!("{{\"event\":\"serialize_error\",\"error\":{:?}}}", e.to_string());
+        match &self.kind {
+            EventKind::Message { payload, .. } if std::str::from_utf8(payload).is_err() => {
+                use base64::Engine;
+                let mut v = match serde_json::to_value(self) {
+                    Ok(v) => v,
+                    Err(e) => return fallback(e),
+                };
+                if let Some(m) = v.as_object_mut() {
+                    m.insert(
+                        "payload_b64".into(),
+                        base64::engine::general_purpose::STANDARD.encode(payload).into(),
+                    );
+                }
+                v.to_string()
+            }
+            _ => serde_json::to_string(self).unwrap_or_else(fallback),
+        }
     }
 }
 
@@ -206,6 +225,26 @@ fn payload_text<S: Serializer>(p: &Bytes, s: S) -> Result<S::Ok, S::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_binary_payload_is_carried_exactly_in_payload_b64() {
+        let msg = |p: &'static [u8]| {
+            LinkEvent::new(
+                "home".into(),
+                EventKind::Message {
+                    topic: "t".into(),
+                    payload: Bytes::from_static(p),
+                    qos: 1,
+                    retain: false,
+                },
+            )
+        };
+        let v: serde_json::Value = serde_json::from_str(&msg(b"\xff\x00ok").to_json()).unwrap();
+        assert_eq!(v["payload_b64"], "/wBvaw==");
+        let v: serde_json::Value = serde_json::from_str(&msg(b"text").to_json()).unwrap();
+        assert_eq!(v["payload"], "text");
+        assert!(v.get("payload_b64").is_none(), "text stays as it was: {v}");
+    }
 
     #[test]
     fn json_has_ts_with_milliseconds_and_the_event_name() {

@@ -74,7 +74,7 @@ pub fn write_all(mut consumer: Consumer, json: bool) {
 pub(crate) fn human(ev: &LinkEvent) -> String {
     let ts = ev.ts.format("%H:%M:%S%.3f");
     if let EventKind::Message { topic, payload, .. } = &ev.kind {
-        return format!("{ts}  {topic}  {}", String::from_utf8_lossy(payload));
+        return format!("{ts}  {}  {}", printable(topic), printable(&String::from_utf8_lossy(payload)));
     }
     let mut line = format!("{ts}  {}", ev.kind.name());
     if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&ev.kind) {
@@ -89,4 +89,43 @@ pub(crate) fn human(ev: &LinkEvent) -> String {
         }
     }
     line
+}
+
+/// Text for a terminal: control characters (an escape sequence a publisher sends could set the
+/// clipboard, the title, or hide what follows) are shown escaped, as `\u{1b}`; the rest as is.
+fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payload_cannot_send_escape_sequences_to_the_terminal() {
+        let ev = LinkEvent::new(
+            "home".into(),
+            EventKind::Message {
+                topic: "t".into(),
+                payload: bytes::Bytes::from_static(b"\x1b]52;c;aGk=\x07 hi \xc2\xb0F"),
+                qos: 0,
+                retain: false,
+            },
+        );
+        let line = human(&ev);
+        assert!(!line.contains('\x1b') && !line.contains('\x07'), "{line:?}");
+        assert!(line.ends_with("\\u{1b}]52;c;aGk=\\u{7} hi °F"), "{line:?}");
+    }
 }
