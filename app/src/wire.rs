@@ -65,16 +65,25 @@ pub fn uid() -> u32 {
     unsafe { libc::getuid() }
 }
 
-/// Where the socket lives: `TETHER_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/tether`, else a
-/// per-user directory in the temp dir.
+/// Where the socket lives: `TETHER_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/tether`, else
+/// `tether/run` in the user's cache directory (`$XDG_CACHE_HOME`, `~/.cache`), and only without
+/// a home a per-user directory in the temp dir (where another user could take the name first).
 pub fn runtime_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("TETHER_RUNTIME_DIR") {
-        return PathBuf::from(d);
-    }
-    match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d).join("tether"),
-        _ => std::env::temp_dir().join(format!("tether-{}", uid())),
-    }
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    pick_runtime_dir(
+        var("TETHER_RUNTIME_DIR"),
+        var("XDG_RUNTIME_DIR"),
+        var("XDG_CACHE_HOME").or_else(|| var("HOME").map(|h| h.join(".cache"))),
+        std::env::temp_dir(),
+        uid(),
+    )
+}
+
+fn pick_runtime_dir(tether: Option<PathBuf>, xdg_runtime: Option<PathBuf>, cache: Option<PathBuf>, temp: PathBuf, uid: u32) -> PathBuf {
+    tether
+        .or_else(|| xdg_runtime.map(|d| d.join("tether")))
+        .or_else(|| cache.map(|c| c.join("tether").join("run")))
+        .unwrap_or_else(|| temp.join(format!("tether-{uid}")))
 }
 
 pub fn socket_path(dir: &Path) -> PathBuf {
@@ -84,7 +93,14 @@ pub fn socket_path(dir: &Path) -> PathBuf {
 /// Create `dir` as 0700, or check that an existing one is ours and nobody else's.
 pub fn prepare_dir(dir: &Path) -> io::Result<()> {
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    let meta = std::fs::metadata(dir)?;
+    // Not followed if it is a symlink: one planted there would move the socket elsewhere.
+    let meta = std::fs::symlink_metadata(dir)?;
+    if meta.file_type().is_symlink() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} is a symbolic link; remove it", dir.display()),
+        ));
+    }
     if meta.uid() != uid() {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
@@ -250,6 +266,46 @@ mod props;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_a_runtime_dir_the_socket_goes_to_the_users_cache_not_the_shared_temp_dir() {
+        let p = |t: Option<&str>, x: Option<&str>, c: Option<&str>| {
+            pick_runtime_dir(
+                t.map(PathBuf::from),
+                x.map(PathBuf::from),
+                c.map(PathBuf::from),
+                "/tmp".into(),
+                1000,
+            )
+        };
+        assert_eq!(p(Some("/t"), Some("/run/user/1000"), None), PathBuf::from("/t"));
+        assert_eq!(
+            p(None, Some("/run/user/1000"), Some("/h/.cache")),
+            PathBuf::from("/run/user/1000/tether")
+        );
+        assert_eq!(p(None, None, Some("/h/.cache")), PathBuf::from("/h/.cache/tether/run"));
+        assert_eq!(p(None, None, None), PathBuf::from("/tmp/tether-1000"));
+    }
+
+    #[test]
+    fn a_runtime_dir_that_is_a_symlink_or_another_users_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let real = t.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let e = prepare_dir(&link).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        prepare_dir(&real).expect("our own directory");
+        if uid() == 0 {
+            // As root (CI) the test can make a directory that belongs to someone else.
+            let theirs = t.path().join("theirs");
+            std::fs::create_dir(&theirs).unwrap();
+            std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+            let e = prepare_dir(&theirs).unwrap_err();
+            assert!(e.to_string().contains("another user"), "{e}");
+        }
+    }
 
     #[test]
     fn a_request_in_a_log_never_shows_its_arguments() {
