@@ -49,6 +49,12 @@ struct Hub {
     windows: AtomicUsize,
 }
 
+/// Requests of one window being run at once (each on its own task: a keychain prompt must not
+/// hold up the others).
+const MAX_IN_FLIGHT: usize = 32;
+/// Replies waiting for a window to read them.
+const REPLY_QUEUE: usize = 64;
+
 /// Bytes of UI lines held for a window that does not read (its socket full): past this, lines
 /// are skipped for the windows (a UI update may skip; the window shows the next).
 const HUB_BUDGET: usize = 16 << 20;
@@ -288,7 +294,10 @@ async fn serve(ctl: Arc<Controller>, hub: Arc<Hub>, stream: UnixStream) {
         }
     }
     let (r, w) = stream.into_split();
-    let (reply_tx, mut replies) = mpsc::unbounded_channel::<String>();
+    // Bounded both ways: a window that sends and never reads stops being read (its requests wait
+    // in its socket), instead of growing this process's memory with replies and tasks.
+    let (reply_tx, mut replies) = mpsc::channel::<String>(REPLY_QUEUE);
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     let mut events = hub.events.subscribe();
     let writer = tokio::spawn(async move {
         let mut w = FramedWrite::new(w, LinesCodec::new());
@@ -325,7 +334,7 @@ async fn serve(ctl: Arc<Controller>, hub: Arc<Hub>, stream: UnixStream) {
             Ok(r) => r,
             Err(err) => {
                 tracing::warn!(error = %err.message, "malformed request skipped");
-                let _ = reply_tx.send(reply_line(0, Err(err)));
+                let _ = reply_tx.send(reply_line(0, Err(err))).await;
                 continue;
             }
         };
@@ -334,14 +343,18 @@ async fn serve(ctl: Arc<Controller>, hub: Arc<Hub>, stream: UnixStream) {
                 attached = true;
                 hub.windows.fetch_add(1, Ordering::SeqCst);
             }
-            let _ = reply_tx.send(reply_line(req.id, Ok(Value::Null)));
+            let _ = reply_tx.send(reply_line(req.id, Ok(Value::Null))).await;
             continue;
         }
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            break;
+        };
         let (ctl, tx) = (ctl.clone(), reply_tx.clone());
         tokio::spawn(async move {
             let args = if req.args.is_null() { dispatch::no_args() } else { req.args };
             let result = dispatch::call(&ctl, &req.cmd, args).await;
-            let _ = tx.send(reply_line(req.id, result));
+            let _ = tx.send(reply_line(req.id, result)).await;
+            drop(permit);
         });
     }
     if attached {
@@ -354,6 +367,44 @@ async fn serve(ctl: Arc<Controller>, hub: Arc<Hub>, stream: UnixStream) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// L12: before, the tray read everything such a window sent and queued every reply.
+    #[tokio::test]
+    async fn a_window_that_sends_and_never_reads_is_no_longer_read() {
+        let home = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            config_dir: home.path().join("config"),
+            data_dir: home.path().join("data"),
+        };
+        let ctl = Arc::new(Controller::new(
+            paths,
+            Arc::new(tether::credentials::MemoryStore::default()),
+            Ok(()),
+            Arc::new(super::props::NoSink),
+        ));
+        let (window, tray) = UnixStream::pair().unwrap();
+        tokio::spawn(serve(ctl, Arc::new(Hub::new()), tray));
+        let (r, mut w) = window.into_split();
+        // 20,000 requests (about 1 MB), far more than the sockets' buffers hold.
+        let text: String = (1..=20_000).map(|i| format!("{{\"id\":{i},\"cmd\":\"nope\"}}\n")).collect();
+        let writer = tokio::spawn(async move { tokio::io::AsyncWriteExt::write_all(&mut w, text.as_bytes()).await.map(|_| w) });
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(!writer.is_finished(), "the tray kept reading a window that reads no replies");
+        // Once the window reads, every request is answered.
+        let mut replies = FramedRead::new(r, LinesCodec::new());
+        let reader = tokio::spawn(async move {
+            let mut n = 0;
+            while n < 20_000 {
+                match tokio::time::timeout(Duration::from_secs(20), replies.next()).await {
+                    Ok(Some(Ok(_))) => n += 1,
+                    _ => break,
+                }
+            }
+            n
+        });
+        assert_eq!(reader.await.unwrap(), 20_000);
+        assert!(writer.await.unwrap().is_ok());
+    }
 
     #[test]
     fn a_window_that_does_not_read_holds_at_most_the_budget() {

@@ -17,7 +17,7 @@ fn config() -> ProptestConfig {
     }
 }
 
-struct NoSink;
+pub(super) struct NoSink;
 
 impl Sink for NoSink {
     fn batch(&self, _: &Batch) {}
