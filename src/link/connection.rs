@@ -105,12 +105,34 @@ impl Driver {
     }
 
     /// The next result of the current attempt. Never ends: the driver holds a sender itself.
+    ///
+    /// The poller ends only when its client is dropped; one that ended while its client lives
+    /// died (a panic in rumqttc): that is an error for the current attempt, and the client is
+    /// let go so the next attempt builds a new one (else the link would wait forever).
     pub(crate) async fn recv(&mut self) -> Result<Event, ConnectionError> {
         loop {
-            match self.poll_rx.recv().await {
-                Some((epoch, r)) if epoch == self.epoch => return r,
-                Some(_) => continue,
-                None => std::future::pending().await,
+            let (rx, conn) = (&mut self.poll_rx, &mut self.conn);
+            let died = async {
+                match conn {
+                    Some(c) => (&mut c.task).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = rx.recv() => match r {
+                    Some((epoch, r)) if epoch == self.epoch => return r,
+                    Some(_) => continue,
+                    None => std::future::pending().await,
+                },
+                j = died => {
+                    // Finished: never polled again.
+                    self.conn = None;
+                    let why = match j {
+                        Err(e) if e.is_panic() => "it panicked",
+                        _ => "it ended",
+                    };
+                    return Err(ConnectionError::Io(std::io::Error::other(format!("the connection task stopped ({why})"))));
+                }
             }
         }
     }
@@ -171,4 +193,35 @@ fn forget_connection(el: &mut EventLoop) {
     el.pending.clear();
     el.state.events.clear();
     el.state.collision = None;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rumqttc::MqttOptions;
+
+    #[tokio::test]
+    async fn a_poller_that_dies_is_an_error_and_its_client_is_let_go() {
+        let mut d = Driver::new();
+        let (client, el) = AsyncClient::new(MqttOptions::new("t", "127.0.0.1", 1), 10);
+        d.replace(client, el);
+        d.go();
+        // As a panic in rumqttc would end it.
+        if let Some(c) = &d.conn {
+            c.task.abort();
+        }
+        let r = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            loop {
+                // The refused connect of the attempt may come first.
+                match d.recv().await {
+                    Err(ConnectionError::Io(e)) if e.to_string().contains("connection task") => return e,
+                    _ => continue,
+                }
+            }
+        })
+        .await
+        .expect("reported, not waited on forever");
+        assert!(r.to_string().contains("stopped"), "{r}");
+        assert!(!d.has_client(), "the next attempt builds a new client");
+    }
 }

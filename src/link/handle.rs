@@ -72,6 +72,7 @@ impl Link {
         }
         let (cmd_tx, cmd_rx) = mpsc::channel(1024);
         let (state_tx, state_rx) = watch::channel(LinkState::Idle);
+        let state_tx = Arc::new(state_tx);
         let (outbox_tx, outbox_rx) = watch::channel(outbox.len());
         let (events, first_rx) = broadcast::channel(EVENT_CAPACITY);
         let cancel = CancellationToken::new();
@@ -82,8 +83,22 @@ impl Link {
             }
             None => (Outlet::none(), None),
         };
-        let sup = Supervisor::new(cfg, creds, outbox, state_tx, events.clone(), outbox_tx, outlet).reporting_unreadable(corrupt.len());
-        tokio::spawn(sup.run(cmd_rx, cancel.clone()));
+        let profile = cfg.profile_id.clone();
+        let sup =
+            Supervisor::new(cfg, creds, outbox, state_tx.clone(), events.clone(), outbox_tx, outlet).reporting_unreadable(corrupt.len());
+        let task = tokio::spawn(sup.run(cmd_rx, cancel.clone()));
+        // A panic in the supervisor (a bug) must not leave the state frozen at, say, "connected":
+        // the link says it gave up, and why.
+        tokio::spawn(async move {
+            if let Err(e) = task.await {
+                if e.is_panic() {
+                    tracing::error!(profile = %profile, "the link's supervisor panicked; the link is stopped");
+                    state_tx.send_replace(LinkState::GaveUp {
+                        reason: "internal error: the link stopped (see the log); Retry needs a restart of Tether".into(),
+                    });
+                }
+            }
+        });
         let handle = LinkHandle {
             cmd_tx,
             state: state_rx,

@@ -103,7 +103,7 @@ pub(crate) struct Supervisor {
     profile: Arc<str>,
     creds: Arc<dyn CredentialSource>,
     machine: Machine,
-    state_tx: watch::Sender<LinkState>,
+    state_tx: Arc<watch::Sender<LinkState>>,
     events: broadcast::Sender<LinkEvent>,
     /// Payload bytes the broadcast holds for its slowest observer.
     pinned: Pinned,
@@ -159,7 +159,7 @@ impl Supervisor {
         cfg: LinkConfig,
         creds: Arc<dyn CredentialSource>,
         outbox: Outbox,
-        state_tx: watch::Sender<LinkState>,
+        state_tx: Arc<watch::Sender<LinkState>>,
         events: broadcast::Sender<LinkEvent>,
         outbox_len: watch::Sender<usize>,
         outlet: Outlet,
