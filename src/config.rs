@@ -323,7 +323,11 @@ impl LinkConfig {
 const QOS_ERROR: &str = "must be 0 or 1 (QoS 2 is not supported: across a reconnect Tether can only promise at least once)";
 
 /// The most an outbox may hold in bytes: its entries are kept in memory too.
-pub const MAX_OUTBOX_BYTES: usize = 4 << 30;
+pub const MAX_OUTBOX_BYTES: usize = if (usize::MAX as u64) < (4u64 << 30) {
+    usize::MAX
+} else {
+    (4u64 << 30) as usize
+};
 
 /// The longest duration a setting accepts: beyond this a number is a typo, and `Instant`
 /// arithmetic would overflow.

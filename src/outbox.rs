@@ -234,12 +234,18 @@ impl Outbox {
             };
             if let Err(e) = write() {
                 // Nothing was committed; what is on disk stays as it was, and so does memory.
+                // redb refuses everything after an I/O error until reopened: reopened at once, so
+                // the file's lock is let go only for that moment (another process could take
+                // the outbox in between); if that fails too, at the next write.
                 *slot = None;
+                *slot = Database::create(&*path).ok();
                 return Err(refused(e));
             }
         }
         self.removed.clear();
-        self.entries.retain(|(e, _)| !evict.contains(&e.id));
+        // A set: one large push may evict thousands of small entries from a long queue.
+        let evicted: std::collections::HashSet<u64> = evict.iter().copied().collect();
+        self.entries.retain(|(e, _)| !evicted.contains(&e.id));
         self.bytes = self.bytes - freed + size;
         self.next_id += 1;
         let id = entry.id;
@@ -359,6 +365,7 @@ impl Outbox {
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "outbox: could not write removals; will retry");
                 *slot = None;
+                *slot = Database::create(&*path).ok();
             }
         }
     }

@@ -221,7 +221,11 @@ impl ProfileStore {
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
             std::fs::rename(&tmp, &self.path)?;
-            crate::paths::sync_dir(dir)
+            // Saved: a directory that will not sync only makes the rename less durable.
+            if let Err(e) = crate::paths::sync_dir(dir) {
+                tracing::warn!(dir = %dir.display(), error = %e, "profile file saved, but its directory could not be synced");
+            }
+            Ok(())
         };
         write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);

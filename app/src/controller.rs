@@ -400,17 +400,25 @@ impl Controller {
         profile.link_config(&name, &self.paths).map_err(UiError::from)?;
 
         let renamed = orig.as_deref().filter(|o| *o != name).map(str::to_string);
+        // Whether a copy of the secret was made under the new name (never over one already there:
+        // a profile of that name the CLI adds meanwhile keeps its own).
+        let mut copied = false;
         if let Some(o) = &renamed {
             // The secret is copied to the new name before the file says so, and the old copy
             // deleted only after: a keychain failure never leaves a profile without its secret.
             let (o2, n2) = (o.clone(), name.clone());
-            self.vault(move |v| {
-                if let Some(secret) = v.get(&tether::credentials::account(&o2, "password"))? {
-                    v.store(&n2, &secret)?;
-                }
-                Ok(())
-            })
-            .await?;
+            copied = self
+                .vault(move |v| {
+                    let account = |p: &str| tether::credentials::account(p, "password");
+                    match v.get(&account(&o2))? {
+                        Some(secret) if v.get(&account(&n2))?.is_none() => {
+                            v.store(&n2, &secret)?;
+                            Ok(true)
+                        }
+                        _ => Ok(false),
+                    }
+                })
+                .await?;
         }
         let was_active = self.active_profile().await;
         let touches_active = was_active.is_some() && (was_active == orig || was_active.as_deref() == Some(&name));
@@ -436,18 +444,15 @@ impl Controller {
             })
             .map_err(profiles_error);
         let refused = match taken {
-            Err(e) => {
-                // The copy of the secret made for the new name goes (no profile of that name was
-                // written; one the CLI may have added meanwhile is the `Ok(true)` case).
-                if renamed.is_some() {
-                    let n2 = name.clone();
-                    let _ = self.vault(move |v| v.delete(&n2)).await;
-                }
-                Some(e)
-            }
+            Err(e) => Some(e),
             Ok(true) => Some(UiError::invalid("name", format!("a profile named {name:?} already exists"))),
             Ok(false) => None,
         };
+        if refused.is_some() && copied {
+            // Nothing was saved under the new name: the copy made for it goes.
+            let n2 = name.clone();
+            let _ = self.vault(move |v| v.delete(&n2)).await;
+        }
         if let Some(e) = refused {
             if stopped {
                 // Nothing was saved: the profile runs again as it was (the window never stays
@@ -458,21 +463,31 @@ impl Controller {
             }
             return Err(e);
         }
-        if new_host {
-            let n2 = name.clone();
-            match self.vault(move |v| v.delete(&n2)).await {
-                Ok(_) => tracing::info!(profile = %name, "broker host changed: its stored secret was deleted; enter it again"),
-                Err(e) => {
-                    tracing::warn!(profile = %name, error = %e.message, "broker host changed, but its stored secret could not be deleted")
-                }
-            }
-        }
         if let Some(o) = &renamed {
             self.move_outbox(o, Some(&name));
             let o2 = o.clone();
             if let Err(e) = self.vault(move |v| v.delete(&o2)).await {
                 tracing::warn!(profile = %o, error = %e.message, "old secret not deleted after a rename");
             }
+        }
+        if new_host {
+            let n2 = name.clone();
+            if let Err(e) = self.vault(move |v| v.delete(&n2)).await {
+                // Not started with it: the password would go to the new host. The demo runs
+                // meanwhile (the window never stays without a link).
+                tracing::warn!(profile = %name, error = %e.message, "broker host changed, but its stored secret could not be deleted");
+                if touches_active {
+                    let _ = self.activate_locked(None).await;
+                }
+                return Err(UiError::new(
+                    "keychain",
+                    format!(
+                        "{name:?} was saved with its new broker, but its stored password could not be deleted ({}); it was not started, so the password is not sent to the new host: delete it under Credentials",
+                        e.message
+                    ),
+                ));
+            }
+            tracing::info!(profile = %name, "broker host changed: its stored secret was deleted; enter it again");
         }
         if touches_active {
             self.activate_locked(Some(name.clone())).await?;

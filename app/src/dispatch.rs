@@ -77,7 +77,8 @@ fn args<T: DeserializeOwned>(cmd: &str, args: Value) -> Result<T, UiError> {
                 Some((_, expected)) => format!("unknown variant, expected {expected}"),
                 None => "unknown variant".to_string(),
             },
-            None => what.split('"').next().unwrap_or("bad arguments").trim_end().to_string(),
+            // A number or bool comes in backticks (`invalid type: integer `123456`, …`): cut there too.
+            None => what.split(['"', '`']).next().unwrap_or("bad arguments").trim_end().to_string(),
         };
         UiError::new("bad_request", format!("{cmd}: {what}"))
     })
@@ -191,6 +192,11 @@ mod tests {
     /// a quote inside it cut the message in the middle of the value).
     #[test]
     fn an_unknown_variant_is_refused_without_echoing_it() {
+        // A PIN sent as a number: serde quotes it in backticks, not double quotes.
+        let e = args::<SecretArg>("set_secret", json!({"profile": "home", "secret": 424242}))
+            .err()
+            .expect("not a string");
+        assert!(!e.message.contains("424242"), "{}", e.message);
         let e = args::<FaultArg>("demo_fault", json!({"fault": "hunter2-very-secret"}))
             .err()
             .expect("not a fault");

@@ -68,10 +68,11 @@ impl SettingsFile {
             std::io::Write::write_all(&mut f, text.as_bytes())?;
             f.sync_all()?;
             std::fs::rename(&tmp, &self.path)?;
-            match self.path.parent() {
-                Some(dir) => tether::paths::sync_dir(dir),
-                None => Ok(()),
+            // Saved: a directory that will not sync only makes the rename less durable.
+            if let Some(Err(e)) = self.path.parent().map(tether::paths::sync_dir) {
+                tracing::warn!(error = %e, "settings saved, but their directory could not be synced");
             }
+            Ok(())
         };
         write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);

@@ -83,7 +83,8 @@ pub(crate) fn human(ev: &LinkEvent) -> String {
                 continue;
             }
             match v {
-                serde_json::Value::String(s) => line.push_str(&format!("  {k}={s}")),
+                // Topics and reasons come from outside too.
+                serde_json::Value::String(s) => line.push_str(&format!("  {k}={}", printable(&s))),
                 other => line.push_str(&format!("  {k}={other}")),
             }
         }

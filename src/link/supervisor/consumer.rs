@@ -31,7 +31,7 @@ impl Supervisor {
     /// if any, still gets it), and the skips are logged once they read again.
     fn broadcast_event(&mut self, ev: LinkEvent) {
         let size = match &ev.kind {
-            EventKind::Message { payload, .. } => payload.len(),
+            EventKind::Message { topic, payload, .. } => topic.len() + payload.len(),
             _ => 0,
         };
         self.pinned.settle(self.events.len());

@@ -26,7 +26,7 @@ impl Supervisor {
         let pushed = match self.outbox.push(topic, payload, qos, retain) {
             Ok(p) => p,
             Err(e) => {
-                if matches!(e, PublishError::OutboxFull(_)) {
+                if matches!(e, PublishError::OutboxFull(_) | PublishError::OutboxBytesFull(_)) {
                     self.rec.dropped += 1;
                     if let Some(k) = self.coalesce.dropped(1, "refused_outbox_full", Instant::now()) {
                         self.emit(k);
