@@ -13,6 +13,10 @@
 //! rumqttc client (auto acks, no engine). The figure is messages per second from the first message
 //! to the last, median of several runs. Target (DESIGN.md): at least 50,000 QoS 1 messages/s.
 
+#[path = "common.rs"]
+mod common;
+use common::commit;
+
 #[path = "../tests/common/broker.rs"]
 #[allow(dead_code)] // shared with the tests, which use all of it
 mod broker;
@@ -104,15 +108,6 @@ fn main() {
     let _ = std::fs::create_dir_all(out.parent().expect("dir"));
     std::fs::write(&out, report).expect("write results");
     println!("written to {}", out.display());
-}
-
-fn commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
 }
 
 fn qos_of(q: u8) -> QoS {

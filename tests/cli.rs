@@ -4,20 +4,8 @@
 mod common;
 
 use common::*;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_tether");
-
-/// A `tether` command with its own config and data dirs (never the user's).
-fn tether(home: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.env("TETHER_CONFIG_DIR", home.join("config"))
-        .env("TETHER_DATA_DIR", home.join("data"))
-        .env_remove("DBUS_SESSION_BUS_ADDRESS");
-    c
-}
 
 #[test]
 fn watch_json_prints_backoff_and_recovery_through_a_broker_restart_and_loses_nothing() {
@@ -27,7 +15,7 @@ fn watch_json_prints_backoff_and_recovery_through_a_broker_restart_and_loses_not
     });
     let home = tempfile::tempdir().unwrap();
     let topic = unique("watch");
-    let mut cmd = tether(home.path());
+    let mut cmd = tether_cli(home.path());
     cmd.args([
         "watch",
         &format!("mqtt://127.0.0.1:{}", broker.port),
@@ -102,7 +90,7 @@ async fn outbox_publishes_survive_kill_9_and_go_out_in_order() {
     let topic = unique("kill9");
     let observer = Observer::start(broker.port, &topic);
     let home = tempfile::tempdir().unwrap();
-    let st = tether(home.path())
+    let st = tether_cli(home.path())
         .args(["profile", "add", "dev", &format!("mqtt://127.0.0.1:{}", proxy.port)])
         .args(["--initial-reconnect-delay", "0.1", "--max-reconnect-delay", "0.3"])
         .output()
@@ -111,7 +99,7 @@ async fn outbox_publishes_survive_kill_9_and_go_out_in_order() {
 
     proxy.set(Mode::Refuse);
     for i in 0..10 {
-        let out = tether(home.path())
+        let out = tether_cli(home.path())
             .args(["pub", "--profile", "dev", &topic, &format!("k{i}"), "--timeout", "0.3"])
             .output()
             .unwrap();
@@ -124,7 +112,7 @@ async fn outbox_publishes_survive_kill_9_and_go_out_in_order() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("stay queued"));
     }
     // One more, killed with SIGKILL while it waits for the link.
-    let mut victim = tether(home.path())
+    let mut victim = tether_cli(home.path())
         .args(["pub", "--profile", "dev", &topic, "k10", "--timeout", "60"])
         .spawn()
         .unwrap();
@@ -135,7 +123,7 @@ async fn outbox_publishes_survive_kill_9_and_go_out_in_order() {
 
     proxy.restore();
     let w = Watch::spawn({
-        let mut c = tether(home.path());
+        let mut c = tether_cli(home.path());
         c.args(["watch", "--profile", "dev", "--json"]);
         c
     });
@@ -145,7 +133,7 @@ async fn outbox_publishes_survive_kill_9_and_go_out_in_order() {
     w.wait_event("outbox_flushed", Duration::from_secs(5));
     // Diagnostics of the running profile.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let d = tether(home.path()).args(["diag", "dev"]).output().unwrap();
+    let d = tether_cli(home.path()).args(["diag", "dev"]).output().unwrap();
     assert!(d.status.success(), "{}", String::from_utf8_lossy(&d.stderr));
     let v: serde_json::Value = serde_json::from_slice(&d.stdout).expect("diag is JSON");
     assert_eq!(v["state"], "connected");
@@ -157,7 +145,7 @@ async fn outbox_publishes_survive_kill_9_and_go_out_in_order() {
 fn bad_input_gets_a_clear_error_and_exit_code_2() {
     let home = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        let o = tether(home.path()).args(args).output().unwrap();
+        let o = tether_cli(home.path()).args(args).output().unwrap();
         (o.status.code(), String::from_utf8_lossy(&o.stderr).to_string())
     };
     let (code, err) = run(&["watch", "http://127.0.0.1:1"]);
@@ -197,7 +185,7 @@ fn bad_input_gets_a_clear_error_and_exit_code_2() {
 fn profiles_are_added_listed_shown_and_removed() {
     let home = tempfile::tempdir().unwrap();
     let ok = |args: &[&str]| {
-        let o = tether(home.path()).args(args).output().unwrap();
+        let o = tether_cli(home.path()).args(args).output().unwrap();
         assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stdout).to_string()
     };
@@ -225,7 +213,10 @@ fn profiles_are_added_listed_shown_and_removed() {
         show.contains("strategy = \"recreate\"") && show.contains("max_reconnect_attempts = 4"),
         "{show}"
     );
-    let o = tether(home.path()).args(["profile", "add", "lab", "mqtt://x"]).output().unwrap();
+    let o = tether_cli(home.path())
+        .args(["profile", "add", "lab", "mqtt://x"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2), "duplicate names are refused");
     ok(&["profile", "remove", "lab"]);
     assert!(!ok(&["profile", "list"]).contains("lab\t"));
@@ -234,7 +225,7 @@ fn profiles_are_added_listed_shown_and_removed() {
 #[test]
 fn tether_demo_runs_the_heater_and_its_fault_switch_headless() {
     let home = tempfile::tempdir().unwrap();
-    let mut cmd = tether(home.path());
+    let mut cmd = tether_cli(home.path());
     cmd.args(["demo", "--json"]).stdin(std::process::Stdio::piped());
     let mut w = Watch::spawn(cmd);
     // The demo heater answers the status request sent at connect.
@@ -265,14 +256,14 @@ fn pub_does_not_consume_the_profiles_persistent_session() {
     });
     let home = tempfile::tempdir().unwrap();
     let topic = unique("h1");
-    let st = tether(home.path())
+    let st = tether_cli(home.path())
         .args(["profile", "add", "home", &format!("mqtt://127.0.0.1:{}", broker.port)])
         .args(["--sub", &format!("{topic}/#"), "--qos", "1"])
         .output()
         .unwrap();
     assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
     let watch = || {
-        let mut c = tether(home.path());
+        let mut c = tether_cli(home.path());
         c.args(["watch", "--profile", "home", "--json"]);
         Watch::spawn(c)
     };
@@ -284,7 +275,7 @@ fn pub_does_not_consume_the_profiles_persistent_session() {
     let sent: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
     mosquitto_pub_lines(broker.port, &format!("{topic}/a"), &sent, 1);
     // Its own message goes to a topic the profile subscribes to: that one is queued for `watch` too.
-    let out = tether(home.path())
+    let out = tether_cli(home.path())
         .args(["pub", "--profile", "home", &format!("{topic}/own"), "hi", "--qos", "1"])
         .output()
         .unwrap();
@@ -320,12 +311,12 @@ async fn removing_a_profile_removes_its_outbox() {
     let observer_b = Observer::start(broker_b.port, &topic);
     let home = tempfile::tempdir().unwrap();
     let ok = |args: &[&str]| {
-        let o = tether(home.path()).args(args).output().unwrap();
+        let o = tether_cli(home.path()).args(args).output().unwrap();
         assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stdout).to_string()
     };
     ok(&["profile", "add", "p", &format!("mqtt://127.0.0.1:{}", proxy.port)]);
-    let out = tether(home.path())
+    let out = tether_cli(home.path())
         .args(["pub", "--profile", "p", &topic, "for-a", "--timeout", "0.5"])
         .output()
         .unwrap();
@@ -334,7 +325,7 @@ async fn removing_a_profile_removes_its_outbox() {
     assert!(removed.contains("its outbox"), "{removed}");
     ok(&["profile", "add", "p", &format!("mqtt://127.0.0.1:{}", broker_b.port)]);
     let w = Watch::spawn({
-        let mut c = tether(home.path());
+        let mut c = tether_cli(home.path());
         c.args(["watch", "--profile", "p", "--json"]);
         c
     });

@@ -222,15 +222,20 @@ async fn a_full_disk_under_the_outbox_refuses_clearly_and_loses_nothing_accepted
         "name the outbox file or the profile: {err}"
     );
 
-    // Still full: another one is refused the same way, and the outbox is still there.
+    // Still full: another one is refused the same way, or, where redb finds a free page inside
+    // its file (the layout varies from run to run), queued like any other: never anything else.
     let again = payload(i);
     i += 1;
     let (code2, err2) = publish(&again);
     eprintln!("second publish on the full disk: exit {code2:?}\n{err2}");
+    let queued_after_all = code2 == Some(3) && err2.contains("stay queued");
     assert!(
-        code2 == code && err2.to_lowercase().contains("not queued"),
-        "refused again, clearly: {code2:?}: {err2}"
+        queued_after_all || (code2 == code && err2.to_lowercase().contains("not queued")),
+        "refused again, clearly, or queued: {code2:?}: {err2}"
     );
+    if queued_after_all {
+        accepted.push(again.clone());
+    }
     stderrs.push(err);
     stderrs.push(err2);
 
@@ -251,12 +256,7 @@ async fn a_full_disk_under_the_outbox_refuses_clearly_and_loses_nothing_accepted
 
     let lines = observer.wait_lines(accepted.len(), Duration::from_secs(10)).await;
     // At least once, in order: drop repeats of what was already seen, then compare.
-    let mut firsts: Vec<String> = Vec::new();
-    for l in &lines {
-        if !firsts.contains(l) {
-            firsts.push(l.clone());
-        }
-    }
+    let firsts = first_arrivals(&lines);
     let short = |v: &[String]| v.iter().map(|s| s[..5].to_string()).collect::<Vec<_>>();
     assert!(
         firsts == accepted,
@@ -266,7 +266,7 @@ async fn a_full_disk_under_the_outbox_refuses_clearly_and_loses_nothing_accepted
         short(&accepted)
     );
     assert!(
-        !lines.contains(&refused) && !lines.contains(&again),
+        !lines.contains(&refused) && (queued_after_all || !lines.contains(&again)),
         "nothing refused may be sent: {:?}",
         short(&lines)
     );
@@ -350,12 +350,7 @@ async fn a_long_running_link_refuses_on_a_full_disk_and_queues_again_once_there_
 
     proxy.restore();
     let lines = observer.wait_lines(accepted.len(), Duration::from_secs(15)).await;
-    let mut firsts: Vec<String> = Vec::new();
-    for l in &lines {
-        if !firsts.contains(l) {
-            firsts.push(l.clone());
-        }
-    }
+    let firsts = first_arrivals(&lines);
     let short = |v: &[String]| v.iter().map(|s| s[..5].to_string()).collect::<Vec<_>>();
     assert!(
         firsts == accepted,

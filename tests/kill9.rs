@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use rand::{Rng, SeedableRng};
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 use tether::config::OutboxConfig;
@@ -18,14 +17,6 @@ const ROUNDS: usize = 50;
 /// one accepted by a real `tether pub` that found the link down: a flush long enough to be cut.
 const PREFILL: usize = 100;
 
-fn tether(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tether"));
-    c.env("TETHER_CONFIG_DIR", home.join("config"))
-        .env("TETHER_DATA_DIR", home.join("data"))
-        .env_remove("DBUS_SESSION_BUS_ADDRESS");
-    c
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_pub_while_the_outbox_flushes_loses_nothing_accepted_and_keeps_the_order() {
     let broker = Broker::start(BrokerOptions::default());
@@ -33,7 +24,7 @@ async fn kill_9_of_pub_while_the_outbox_flushes_loses_nothing_accepted_and_keeps
     let topic = unique("kill9pub");
     let observer = Observer::start(broker.port, &topic);
     let home = tempfile::tempdir().unwrap();
-    let st = tether(home.path())
+    let st = tether_cli(home.path())
         .args(["profile", "add", "dev", &format!("mqtt://127.0.0.1:{}", proxy.port)])
         .args(["--initial-reconnect-delay", "0.05", "--max-reconnect-delay", "0.2"])
         .output()
@@ -64,7 +55,7 @@ async fn kill_9_of_pub_while_the_outbox_flushes_loses_nothing_accepted_and_keeps
     for round in 0..ROUNDS {
         let first_of_round = seq;
         proxy.set(Mode::Refuse);
-        let out = tether(home.path())
+        let out = tether_cli(home.path())
             .args(["pub", "--profile", "dev", &topic, &seq.to_string(), "--timeout", "0.1"])
             .output()
             .unwrap();
@@ -82,7 +73,7 @@ async fn kill_9_of_pub_while_the_outbox_flushes_loses_nothing_accepted_and_keeps
         }
         proxy.restore();
         // This one's own message counts only if it arrives (it may die before accepting it).
-        let mut victim = tether(home.path())
+        let mut victim = tether_cli(home.path())
             .args(["pub", "--profile", "dev", &topic, &seq.to_string(), "--timeout", "10"])
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -117,7 +108,7 @@ async fn kill_9_of_pub_while_the_outbox_flushes_loses_nothing_accepted_and_keeps
         }
     }
     // A last `pub` that is let finish sends what the kills left.
-    let out = tether(home.path())
+    let out = tether_cli(home.path())
         .args(["pub", "--profile", "dev", &topic, "end", "--timeout", "30"])
         .output()
         .unwrap();

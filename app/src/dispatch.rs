@@ -77,8 +77,12 @@ fn args<T: DeserializeOwned>(cmd: &str, args: Value) -> Result<T, UiError> {
                 Some((_, expected)) => format!("unknown variant, expected {expected}"),
                 None => "unknown variant".to_string(),
             },
-            // A number or bool comes in backticks (`invalid type: integer `123456`, …`): cut there too.
-            None => what.split(['"', '`']).next().unwrap_or("bad arguments").trim_end().to_string(),
+            // A number or bool that was sent comes in backticks (`invalid type: integer `123456`,
+            // …`): cut there too. (A field name in backticks, as in `missing field `name``, stays.)
+            None if what.starts_with("invalid type") || what.starts_with("invalid value") => {
+                what.split(['"', '`']).next().unwrap_or("bad arguments").trim_end().to_string()
+            }
+            None => what.split('"').next().unwrap_or("bad arguments").trim_end().to_string(),
         };
         UiError::new("bad_request", format!("{cmd}: {what}"))
     })

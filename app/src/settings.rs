@@ -148,6 +148,20 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), bad);
     }
 
+    /// A typo in a notification's name was dropped without a word (the setting silently off
+    /// its default), while one at the top level was reported.
+    #[test]
+    fn a_misspelt_notification_is_reported_not_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.toml");
+        let bad = "[notifications]\nrecoverd = false\n";
+        std::fs::write(&path, bad).unwrap();
+        let (f, _) = SettingsFile::load(path.clone());
+        let e = f.problem().expect("reported").to_string();
+        assert!(e.contains("recoverd") && e.contains("line 2"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), bad);
+    }
+
     /// Found by `props::any_file_loads_without_panic_and_one_that_does_not_parse_is_reported_and_kept`:
     /// a file saved in Latin-1 was an I/O error that said neither where nor what to do.
     #[test]

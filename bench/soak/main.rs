@@ -22,6 +22,9 @@ mod peers;
 mod report;
 mod tally;
 
+#[path = "../common.rs"]
+mod common;
+
 #[path = "../../tests/common/broker.rs"]
 #[allow(dead_code)] // shared with the tests, which use all of it
 mod broker;
@@ -101,7 +104,7 @@ fn main() {
 }
 
 async fn soak(o: Opts) {
-    let commit = report::commit();
+    let commit = common::commit();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut broker = Broker::start(BrokerOptions {
         persistence: true,

@@ -155,12 +155,3 @@ impl Report<'_> {
         println!("written to {}", dir.join("soak.md").display());
     }
 }
-
-pub fn commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}

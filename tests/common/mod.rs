@@ -63,6 +63,22 @@ pub fn fast_config(port: u16) -> LinkConfig {
     c
 }
 
+/// A `tether` command with its own config and data dirs under `home` (never the user's), and no
+/// session bus (so no keychain is reached).
+pub fn tether_cli(home: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tether"));
+    c.env("TETHER_CONFIG_DIR", home.join("config"))
+        .env("TETHER_DATA_DIR", home.join("data"))
+        .env_remove("DBUS_SESSION_BUS_ADDRESS");
+    c
+}
+
+/// Each line once, at its first arrival, in order (at least once allows repeats).
+pub fn first_arrivals(lines: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    lines.iter().filter(|l| seen.insert(l.as_str())).cloned().collect()
+}
+
 pub fn anonymous() -> Arc<StaticSource> {
     Arc::new(StaticSource(Credentials::default()))
 }

@@ -18,9 +18,10 @@ use tokio::time::Instant;
 /// and a toast on every wake about an outage that heals itself in seconds is noise.
 pub const WAKE_GRACE: Duration = Duration::from_secs(60);
 
-/// Which notifications the user wants.
+/// Which notifications the user wants. An unknown name (a typo in settings.toml) is an error,
+/// not a setting silently left at its default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct NotifySettings {
     pub reconnection_failed: bool,
     pub recovered: bool,
