@@ -223,6 +223,8 @@ async fn watch(a: WatchArgs, paths: &Paths) -> Result<(), CliError> {
                     verdict = Err(e);
                     break;
                 }
+                // `tether diag` shows the state the link is in, not the one of the last tick.
+                write_diag(&h, diag_path.as_deref()).await;
             }
             _ = diag_tick.tick(), if diag_path.is_some() => write_diag(&h, diag_path.as_deref()).await,
         }
