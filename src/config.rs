@@ -5,6 +5,7 @@ use crate::error::ConfigError;
 use crate::policy::{ReconnectPolicy, RecoveryPolicy};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How the broker is reached.
@@ -201,6 +202,16 @@ pub struct LinkConfig {
     pub outbox_path: Option<PathBuf>,
     pub subscriptions: Vec<Subscription>,
     pub periodic: Vec<PeriodicRequest>,
+    /// Rewrites the WebSocket upgrade of every connect attempt, for a broker that wants a fresh
+    /// signature per connection (AWS IoT's SigV4-presigned URL); `None` for every other broker.
+    pub upgrade: Option<Arc<dyn UpgradeSigner>>,
+}
+
+/// Signs (or otherwise rewrites) the WebSocket upgrade request of one connect attempt. Called by
+/// the transport before every attempt, reconnects included, so a signature is never reused.
+pub trait UpgradeSigner: Send + Sync + std::fmt::Debug {
+    /// The request to send instead of `req` (same host and path; the query and headers may change).
+    fn sign(&self, req: http::Request<()>) -> crate::credentials::BoxFuture<'static, http::Request<()>>;
 }
 
 impl LinkConfig {
@@ -221,12 +232,19 @@ impl LinkConfig {
             outbox_path: None,
             subscriptions: Vec::new(),
             periodic: Vec::new(),
+            upgrade: None,
         })
     }
 
     /// Check everything that can be checked without a network.
     pub fn validate(&self) -> Result<(), ConfigError> {
         validate_client_id(&self.client_id)?;
+        if self.upgrade.is_some() && !matches!(self.broker.scheme, Scheme::Ws | Scheme::Wss) {
+            return Err(ConfigError::new(
+                "url",
+                "this kind signs each WebSocket upgrade: it needs a ws:// or wss:// URL",
+            ));
+        }
         if self.keepalive < Duration::from_secs(1) || self.keepalive > Duration::from_secs(65535) {
             return Err(ConfigError::new(
                 "keepalive",

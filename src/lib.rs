@@ -20,6 +20,8 @@
 //! - [`pinned`]: a byte budget for what a broadcast holds for its slowest receiver.
 //! - [`diagnostics`]: counters and timings, exportable as JSON.
 //! - [`credentials`]: the `CredentialSource` trait, static and OS-keychain sources.
+//! - [`kind`]: the profile-kind seam: the one place a profile (MQTT broker, demo, Navien cloud)
+//!   becomes a link plan (configuration, credential source, devices).
 //! - [`profiles`]: the profile file shared by the CLI and the desktop app; [`paths`]: where its
 //!   files and each profile's outbox live.
 //! - [`triggers`]: OS signals that beat any timer: network back, wake from sleep.
@@ -34,6 +36,7 @@ pub mod demo;
 pub mod diagnostics;
 pub mod error;
 pub mod event;
+pub mod kind;
 mod link;
 pub mod machine;
 pub mod navien;

@@ -133,6 +133,14 @@ impl Profile {
             }
         };
         let mut c = LinkConfig::new(name, &url)?;
+        self.apply_common(&mut c, name, paths);
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// The settings every kind takes from its profile: session, subscriptions, periodic
+    /// requests, policies, TLS and the outbox file. The kind adds what it needs on top.
+    pub(crate) fn apply_common(&self, c: &mut LinkConfig, name: &str, paths: &Paths) {
         c.client_id = self.client_id.clone();
         c.clean_session = self.clean_session;
         c.keepalive = self.keepalive;
@@ -146,8 +154,6 @@ impl Profile {
         c.outbox = self.outbox.clone();
         c.tls = self.tls.clone();
         c.outbox_path = Some(paths.profile_outbox(name));
-        c.validate()?;
-        Ok(c)
     }
 }
 

@@ -61,6 +61,10 @@ pub fn mqtt_options(cfg: &LinkConfig, creds: &Credentials) -> Result<MqttOptions
         (None, Some(_)) => return Err(ConfigError::new("username", "a password is stored but no user name is set")),
         (None, None) => {}
     }
+    if let (Some(signer), Scheme::Ws | Scheme::Wss) = (&cfg.upgrade, b.scheme) {
+        let signer = signer.clone();
+        opts.set_request_modifier(move |req| signer.sign(req));
+    }
     match b.scheme {
         Scheme::Mqtt => {}
         Scheme::Ws => {

@@ -63,3 +63,66 @@ async fn ws_transport_connects_subscribes_and_carries_messages() {
     .await;
     h.stop().await;
 }
+
+/// Appends `sig=<n>` to the upgrade's query, n counting the calls: what a SigV4 presigner does
+/// with a fresh date and signature.
+#[derive(Debug, Default)]
+struct CountingSigner(std::sync::atomic::AtomicU32);
+
+impl tether::config::UpgradeSigner for CountingSigner {
+    fn sign(&self, mut req: http::Request<()>) -> tether::credentials::BoxFuture<'static, http::Request<()>> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let uri = format!("{}?sig={n}", req.uri());
+        *req.uri_mut() = uri.parse().expect("a valid URI");
+        Box::pin(async move { req })
+    }
+}
+
+/// The request line of each WebSocket upgrade that reaches `listener`, which then hangs up.
+async fn record_upgrades(listener: tokio::net::TcpListener, seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::AsyncReadExt;
+    loop {
+        let Ok((mut sock, _)) = listener.accept().await else { return };
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), sock.read(&mut buf))
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .unwrap_or(0);
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        seen.lock().unwrap().push(text.lines().next().unwrap_or_default().to_string());
+        // Dropped: the upgrade fails and the link tries again.
+    }
+}
+
+#[tokio::test]
+async fn an_upgrade_signer_signs_every_connect_attempt_afresh() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    tokio::spawn(record_upgrades(listener, seen.clone()));
+    let mut cfg = fast_config(port);
+    cfg.broker = BrokerUrl::parse(&format!("ws://127.0.0.1:{port}/mqtt")).unwrap();
+    let signer = std::sync::Arc::new(CountingSigner::default());
+    cfg.upgrade = Some(signer.clone());
+    let (h, _ev) = start(cfg);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while seen.lock().unwrap().len() < 3 {
+        assert!(std::time::Instant::now() < deadline, "attempts seen: {:?}", seen.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.stop().await;
+    let seen = seen.lock().unwrap().clone();
+    for (i, line) in seen.iter().take(3).enumerate() {
+        assert_eq!(line, &format!("GET /mqtt?sig={} HTTP/1.1", i + 1), "attempt {}: {seen:?}", i + 1);
+    }
+}
+
+#[test]
+fn an_upgrade_signer_needs_a_websocket_url() {
+    let mut cfg = fast_config(1883);
+    cfg.upgrade = Some(std::sync::Arc::new(CountingSigner::default()));
+    let e = cfg.validate().expect_err("mqtt:// cannot carry a signed upgrade");
+    assert_eq!(e.field, "url");
+    assert!(e.message.contains("ws://"), "{}", e.message);
+}

@@ -11,10 +11,11 @@ use secrecy::SecretString;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tether::config::{validate_filter, BrokerUrl, Subscription};
-use tether::credentials::{CredentialError, CredentialSource, KeychainSource, SecretStore, StaticSource};
+use tether::credentials::{CredentialError, CredentialSource, SecretStore};
 use tether::demo::Demo;
 use tether::diagnostics::Diagnostics;
 use tether::handle::{PublishOutcome, Trigger};
+use tether::kind::{self, Context, PlanError};
 use tether::policy::{ReconnectPolicy, RecoveryPolicy};
 use tether::profiles::{validate_name, Paths, Profile, ProfileError, ProfileStore};
 use tether::{Link, LinkConfig, LinkHandle};
@@ -161,18 +162,19 @@ impl Controller {
     /// The link config and credentials of `profile` (`None`: the demo), validated, before the
     /// running link is touched: a bad profile never takes the current link down.
     async fn prepare(&self, profile: Option<&str>) -> Result<(LinkConfig, Arc<dyn CredentialSource>), UiError> {
-        match profile {
+        let secrets: Option<Arc<dyn SecretStore>> = Some(self.vault.clone());
+        let plan = match profile {
             Some(name) => {
                 let p = self.store.get(name).map_err(profiles_error)?;
-                let cfg = p
-                    .link_config(name, &self.paths)
-                    .map_err(|e| UiError::new("unsupported", e.message))?;
-                let creds: Arc<dyn CredentialSource> = Arc::new(KeychainSource {
-                    store: self.vault.clone(),
-                    profile: name.to_string(),
-                    username: p.username.clone(),
-                });
-                Ok((cfg, creds))
+                kind::plan(
+                    name,
+                    &p,
+                    &Context {
+                        paths: &self.paths,
+                        secrets,
+                        demo: None,
+                    },
+                )
             }
             None => {
                 let mut demo = self.demo.lock().await;
@@ -182,14 +184,25 @@ impl Controller {
                 let Some(d) = demo.as_ref() else {
                     return Err(UiError::new("demo", "the demo did not start"));
                 };
-                let mut cfg = d.link_config();
-                if let Some((rc, rv)) = self.demo_policy.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-                    cfg.reconnect = rc;
-                    cfg.recovery = rv;
-                }
-                Ok((cfg, Arc::new(StaticSource::anonymous())))
+                let ctx = Context {
+                    paths: &self.paths,
+                    secrets,
+                    demo: Some(d.into()),
+                };
+                kind::plan(DEMO, &kind::demo::profile(), &ctx).map(|mut plan| {
+                    if let Some((rc, rv)) = self.demo_policy.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+                        plan.config.reconnect = rc;
+                        plan.config.recovery = rv;
+                    }
+                    plan
+                })
             }
         }
+        .map_err(|e| match e {
+            PlanError::Invalid(e) => UiError::new("unsupported", e.message),
+            PlanError::Unavailable(m) => UiError::new("unsupported", m),
+        })?;
+        Ok((plan.config, plan.credentials))
     }
 
     /// Make `profile` (`None`: the demo) the active link.

@@ -3,13 +3,13 @@
 
 use super::output::Printer;
 use super::CliError;
-use std::sync::Arc;
 use std::time::Duration;
-use tether::credentials::StaticSource;
 use tether::demo::Demo;
 use tether::event::EventKind;
 use tether::handle::{Link, Trigger};
+use tether::kind::{self, Context};
 use tether::navien::decode_status;
+use tether::paths::Paths;
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -23,11 +23,16 @@ const HELP: &str = "demo commands (type them and press Enter):
   status    ask the heater for its status now
   quit      stop";
 
-pub async fn run(json: bool) -> Result<(), CliError> {
+pub async fn run(json: bool, paths: &Paths) -> Result<(), CliError> {
     let demo = Demo::start().await.map_err(|e| CliError::Runtime(e.to_string()))?;
-    let cfg = demo.link_config();
+    let ctx = Context {
+        paths,
+        secrets: None,
+        demo: Some((&demo).into()),
+    };
+    let plan = kind::plan("demo", &kind::demo::profile(), &ctx)?;
     let response_topic = Demo::topics().response();
-    let (h, mut rx) = Link::start_subscribed(cfg, Arc::new(StaticSource::anonymous()))?;
+    let (h, mut rx) = Link::start_subscribed(plan.config, plan.credentials)?;
     eprintln!(
         "tether demo: a broker on 127.0.0.1:{} and a simulated NWP500 water heater.\n{HELP}",
         demo.broker_port

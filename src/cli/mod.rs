@@ -17,9 +17,10 @@ use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
 use std::time::Duration;
 use tether::config::{LinkConfig, Subscription};
-use tether::credentials::{account, CredentialError, CredentialSource, Credentials, KeychainSource, OsKeychain, SecretStore, StaticSource};
+use tether::credentials::{account, CredentialError, CredentialSource, Credentials, OsKeychain, SecretStore, StaticSource};
 use tether::event::EventKind;
 use tether::handle::{Link, LinkHandle, StartError};
+use tether::kind::{self, Context, PlanError};
 use tether::profiles::{validate_name, Paths, Profile, ProfileError, ProfileStore};
 use tether::state::LinkState;
 use tether::triggers::spawn_os_triggers;
@@ -61,6 +62,12 @@ impl From<ProfileError> for CliError {
     }
 }
 
+impl From<PlanError> for CliError {
+    fn from(e: PlanError) -> Self {
+        CliError::Usage(e.to_string())
+    }
+}
+
 impl From<tether::ConfigError> for CliError {
     fn from(e: tether::ConfigError) -> Self {
         CliError::Usage(e.to_string())
@@ -94,14 +101,14 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Profile(c) => profile(c, &paths).await,
         Cmd::Creds(c) => creds(c, &paths).await,
         Cmd::Diag { profile } => diag(&profile, &paths),
-        Cmd::Demo { json } => demo::run(json).await,
+        Cmd::Demo { json } => demo::run(json, &paths).await,
     }
 }
 
 /// The link configuration and credentials for a URL or a profile, with the flags on top.
 async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkConfig, Arc<dyn CredentialSource>), CliError> {
     let password = if t.password_stdin { Some(read_secret_line()?) } else { None };
-    let (mut cfg, username, keychain_profile) = match (&t.profile, url) {
+    let (mut cfg, mut creds, username) = match (&t.profile, url) {
         (Some(_), Some(_)) => return Err(CliError::Usage("give a broker URL or --profile, not both".into())),
         (None, None) => {
             return Err(CliError::Usage(
@@ -110,10 +117,35 @@ async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkCo
         }
         (Some(name), None) => {
             let store = ProfileStore::new(paths.profiles_file());
-            let p = store.get(name)?;
-            let cfg = p.link_config(name, paths)?;
-            let user = t.username.clone().or(p.username.clone());
-            (cfg, user, Some(name.clone()))
+            let mut p = store.get(name)?;
+            if let Some(u) = &t.username {
+                p.username = Some(u.clone());
+            }
+            // The keychain is asked only when a password may be needed and none was given.
+            let secrets: Option<Arc<dyn SecretStore>> = if password.is_none() && p.username.is_some() {
+                let probe = tokio::task::spawn_blocking(OsKeychain::probe)
+                    .await
+                    .map_err(|e| CliError::Runtime(e.to_string()))?;
+                match probe {
+                    Ok(()) => Some(Arc::new(OsKeychain)),
+                    Err(e) => {
+                        eprintln!("tether: warning: {e}; connecting without a password (give one for this run with --password-stdin)");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let plan = kind::plan(
+                name,
+                &p,
+                &Context {
+                    paths,
+                    secrets,
+                    demo: None,
+                },
+            )?;
+            (plan.config, Some(plan.credentials), p.username)
         }
         (None, Some(url)) => {
             let mut cfg = LinkConfig::new("url", url)?;
@@ -122,7 +154,7 @@ async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkCo
                 cfg.outbox_path = Some(paths.url_outbox(id));
             }
             let user = t.username.clone().or(cfg.broker.username.clone());
-            (cfg, user, None)
+            (cfg, None, user)
         }
     };
     if let Some(id) = &t.client_id {
@@ -145,29 +177,14 @@ async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkCo
         cfg.tls.client_key = t.client_key.clone();
     }
     t.policy.apply(&mut cfg)?;
-    let creds: Arc<dyn CredentialSource> = match (password, keychain_profile, &username) {
-        (Some(p), _, _) => Arc::new(StaticSource(Credentials {
-            username,
+    // A password given for this run wins over the profile's source.
+    if let Some(p) = password {
+        creds = Some(Arc::new(StaticSource(Credentials {
+            username: username.clone(),
             password: Some(p),
-        })),
-        (None, Some(profile), Some(_)) => {
-            let probe = tokio::task::spawn_blocking(OsKeychain::probe)
-                .await
-                .map_err(|e| CliError::Runtime(e.to_string()))?;
-            match probe {
-                Ok(()) => Arc::new(KeychainSource {
-                    store: Arc::new(OsKeychain),
-                    profile,
-                    username,
-                }),
-                Err(e) => {
-                    eprintln!("tether: warning: {e}; connecting without a password (give one for this run with --password-stdin)");
-                    Arc::new(StaticSource(Credentials { username, password: None }))
-                }
-            }
-        }
-        (None, _, _) => Arc::new(StaticSource(Credentials { username, password: None })),
-    };
+        })));
+    }
+    let creds = creds.unwrap_or_else(|| Arc::new(StaticSource(Credentials { username, password: None })));
     Ok((cfg, creds))
 }
 

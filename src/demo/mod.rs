@@ -68,8 +68,13 @@ impl Demo {
     /// reconnect), and short delays: a dead link is found in ~7 s, tier 1 gives up after 4
     /// attempts (~15-30 s), recovery cycles start 10 s apart.
     pub fn link_config(&self) -> LinkConfig {
+        Self::link_config_at(self.port)
+    }
+
+    /// [`link_config`](Self::link_config) for a demo whose fault switch listens on `port`.
+    pub fn link_config_at(port: u16) -> LinkConfig {
         let topics = Self::topics();
-        let mut c = LinkConfig::new("demo", &format!("mqtt://127.0.0.1:{}", self.port)).expect("a loopback URL is valid");
+        let mut c = LinkConfig::new("demo", &format!("mqtt://127.0.0.1:{port}")).expect("a loopback URL is valid");
         c.client_id = DEMO_CLIENT_ID.to_string();
         c.keepalive = Duration::from_secs(5);
         c.connect_timeout = Duration::from_secs(3);

@@ -2,7 +2,10 @@
 //! it: topics, commands, request and reply envelopes, the status object and its units
 //! (shared/protocol/navien-nwp500.md, sections 2 and 4).
 
+pub(crate) mod rest;
+pub(crate) mod sigv4;
 pub mod status;
+pub(crate) mod tokens;
 
 pub use status::Status;
 
