@@ -205,6 +205,9 @@ pub struct LinkConfig {
     /// Rewrites the WebSocket upgrade of every connect attempt, for a broker that wants a fresh
     /// signature per connection (AWS IoT's SigV4-presigned URL); `None` for every other broker.
     pub upgrade: Option<Arc<dyn UpgradeSigner>>,
+    /// The broker closes the older connection when a client id connects again (AWS IoT): a run
+    /// of such closes means another client uses this id, and the link stops instead of fighting.
+    pub exclusive_client_id: bool,
 }
 
 /// Signs (or otherwise rewrites) the WebSocket upgrade request of one connect attempt. Called by
@@ -233,6 +236,7 @@ impl LinkConfig {
             subscriptions: Vec::new(),
             periodic: Vec::new(),
             upgrade: None,
+            exclusive_client_id: false,
         })
     }
 

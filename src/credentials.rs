@@ -34,6 +34,9 @@ pub enum CredentialError {
     CannotRefresh,
     #[error("refreshing the credentials failed: {0}")]
     Refresh(String),
+    /// The account refused them (a wrong password): retrying cannot help until the user acts.
+    #[error("{0}")]
+    Rejected(String),
 }
 
 impl CredentialError {

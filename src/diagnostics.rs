@@ -54,6 +54,11 @@ impl Recorder {
         }
     }
 
+    /// How long the current connection has been up, if there is one.
+    pub fn connected_for(&self, now: Instant) -> Option<Duration> {
+        self.connected_since.map(|s| now.saturating_duration_since(s))
+    }
+
     pub fn on_dropped(&mut self, now: Instant, cause: &'static str) {
         if let Some(since) = self.connected_since.take() {
             self.connected_total += now - since;

@@ -170,10 +170,28 @@ pub(crate) fn classify(err: &rumqttc::ConnectionError, keepalive: Duration) -> L
         E::Tls(e) => classify_tls(e),
         E::NotConnAck(p) => LinkError::Protocol(format!("expected CONNACK, got {p:?}")),
         E::RequestsDone => LinkError::Closed,
-        E::Websocket(e) => LinkError::Network(format!("websocket: {e}")),
+        E::Websocket(e) => classify_ws(e),
         E::WsConnect(e) => LinkError::InvalidConfig(format!("websocket request: {e}")),
         E::InvalidUrl(e) => LinkError::InvalidConfig(format!("websocket URL: {e}")),
         E::ResponseValidation(e) => LinkError::Network(format!("websocket handshake: {e:?}")),
+    }
+}
+
+fn classify_ws(e: &async_tungstenite::tungstenite::Error) -> LinkError {
+    use async_tungstenite::tungstenite::Error as W;
+    match e {
+        W::Http(resp) => {
+            let status = resp.status();
+            match status.as_u16() {
+                // AWS IoT refuses an expired or bad signature at the upgrade (protocol doc §3.2):
+                // the same credentials will be refused again, renewed ones may not.
+                401 | 403 => LinkError::AuthRefused(format!("the WebSocket upgrade was refused with HTTP {status}")),
+                // A wrong path or endpoint: retrying cannot fix the configuration.
+                404 => LinkError::InvalidConfig(format!("the WebSocket upgrade was answered HTTP {status}: check the URL's path")),
+                _ => LinkError::Network(format!("the WebSocket upgrade was answered HTTP {status}")),
+            }
+        }
+        other => LinkError::Network(format!("websocket: {other}")),
     }
 }
 
@@ -209,6 +227,28 @@ fn classify_rustls(e: &rustls::Error) -> LinkError {
 mod tests {
     use super::*;
     use rumqttc::{ConnectReturnCode, ConnectionError};
+
+    fn upgrade_answered(status: u16) -> ConnectionError {
+        let resp = http::Response::builder().status(status).body(Some(b"Forbidden".to_vec())).unwrap();
+        ConnectionError::Websocket(async_tungstenite::tungstenite::Error::Http(resp))
+    }
+
+    #[test]
+    fn a_websocket_upgrade_refused_with_401_or_403_is_refused_credentials() {
+        // AWS IoT answers an expired or bad signature so (protocol doc §3.2): retrying the same
+        // signature cannot help, renewing the credentials can.
+        for status in [401, 403] {
+            let e = classify(&upgrade_answered(status), Duration::from_secs(30));
+            assert!(
+                matches!(e, LinkError::AuthRefused(ref m) if m.contains(&status.to_string())),
+                "{status}: {e:?}"
+            );
+        }
+        let e = classify(&upgrade_answered(503), Duration::from_secs(30));
+        assert!(e.is_retryable(), "{e:?}");
+        let e = classify(&upgrade_answered(404), Duration::from_secs(30));
+        assert!(matches!(e, LinkError::InvalidConfig(_)), "a wrong path will not fix itself: {e:?}");
+    }
 
     #[test]
     fn bad_credentials_are_not_retryable() {

@@ -88,6 +88,62 @@ pub struct Profile {
     pub outbox: OutboxConfig,
     #[serde(default, skip_serializing_if = "is_default_tls")]
     pub tls: TlsConfig,
+    /// The Navien cloud's endpoints and the account's devices (kind `navien` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub navien: Option<NavienSettings>,
+}
+
+/// Where a Navien profile's cloud is, and which devices of the account it talks to. Defaults to
+/// the real Navien Smart Control cloud; the emulator (`tether navien-cloud`) prints its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NavienSettings {
+    /// The REST API's base URL, ending in `/api/v2.1`.
+    #[serde(default = "default_rest_url")]
+    pub rest_url: String,
+    /// The AWS IoT endpoint MQTT goes to over WebSockets.
+    #[serde(default = "default_iot_host")]
+    pub iot_host: String,
+    #[serde(default = "default_iot_port")]
+    pub iot_port: u16,
+    /// The account's devices this profile talks to (chosen when the profile is added).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<NavienDevice>,
+}
+
+impl Default for NavienSettings {
+    fn default() -> Self {
+        Self {
+            rest_url: default_rest_url(),
+            iot_host: default_iot_host(),
+            iot_port: default_iot_port(),
+            devices: Vec::new(),
+        }
+    }
+}
+
+/// One device of a Navien account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NavienDevice {
+    /// 12 lowercase hex characters: its topics are `cmd/52/navilink-<mac>/…`.
+    pub mac: String,
+    /// Opaque; echoed in every request to the device.
+    pub additional_value: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+fn default_rest_url() -> String {
+    "https://nlus.naviensmartcontrol.com/api/v2.1".into()
+}
+
+fn default_iot_host() -> String {
+    "a1t30mldyslmuq-ats.iot.us-east-1.amazonaws.com".into()
+}
+
+fn default_iot_port() -> u16 {
+    443
 }
 
 fn default_keepalive() -> Duration {
@@ -117,6 +173,36 @@ impl Profile {
             recovery: RecoveryPolicy::default(),
             outbox: OutboxConfig::default(),
             tls: TlsConfig::default(),
+            navien: None,
+        })
+    }
+
+    /// A new Navien profile for the account `email`, with the cloud's own client id format and
+    /// recovery that renews the tokens each cycle (an expired signature is the usual cause).
+    pub fn navien(email: &str, settings: NavienSettings) -> Result<Self, ConfigError> {
+        if !email.contains('@') || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ConfigError::new("email", format!("{email:?} is not an e-mail address")));
+        }
+        let recovery = RecoveryPolicy {
+            strategy: crate::policy::RecoveryStrategy::RefreshAndRecreate,
+            ..RecoveryPolicy::default()
+        };
+        Ok(Self {
+            kind: ProfileKind::Navien,
+            url: None,
+            client_id: format!("navien-client-{:08x}", rand::random::<u32>()),
+            username: None,
+            email: Some(email.to_string()),
+            clean_session: false,
+            keepalive: default_keepalive(),
+            max_packet_size: None,
+            subscriptions: Vec::new(),
+            periodic: Vec::new(),
+            reconnect: ReconnectPolicy::default(),
+            recovery,
+            outbox: OutboxConfig::default(),
+            tls: TlsConfig::default(),
+            navien: Some(settings),
         })
     }
 

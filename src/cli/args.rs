@@ -30,6 +30,11 @@ pub enum Cmd {
     Creds(CredsCmd),
     /// Print the diagnostics a running `tether watch --profile NAME` last wrote, as JSON.
     Diag { profile: String },
+    /// A Navien profile's devices: list them, read a status, change a setting.
+    #[command(subcommand)]
+    Navien(NavienCmd),
+    /// Run a local emulator of the Navien cloud (HTTPS REST, MQTT over WSS, simulated heaters).
+    NavienCloud(Box<CloudArgs>),
     /// Run the embedded demo: a local broker, a simulated water heater, and a fault switch on stdin.
     Demo {
         /// One JSON object per line.
@@ -257,10 +262,20 @@ pub enum CredsCmd {
 pub struct AddArgs {
     /// The profile name (letters, digits, - _ .).
     pub name: String,
-    /// Broker URL: mqtt://, mqtts://, ws://, wss://.
-    pub url: String,
-    #[arg(long, short = 'u')]
+    /// Broker URL: mqtt://, mqtts://, ws://, wss:// (not with --navien).
+    #[arg(required_unless_present = "navien", conflicts_with = "navien")]
+    pub url: Option<String>,
+    #[arg(long, short = 'u', conflicts_with = "navien")]
     pub username: Option<String>,
+    /// A Navien Smart Control account (its e-mail): the password is asked for (or read from stdin),
+    /// the sign-in checked and the account's devices stored in the profile.
+    #[arg(long, value_name = "EMAIL")]
+    pub navien: Option<String>,
+    #[command(flatten)]
+    pub cloud: CloudEndpoints,
+    /// Only these devices of the account (MAC, repeatable) [default: all].
+    #[arg(long = "device", value_name = "MAC", requires = "navien")]
+    pub devices: Vec<String>,
     /// Topic filter to keep subscribed (repeatable).
     #[arg(long = "sub", short = 's', value_name = "TOPIC")]
     pub subs: Vec<String>,
@@ -276,4 +291,93 @@ pub struct AddArgs {
     pub ca_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub policy: PolicyArgs,
+}
+
+/// Where a Navien profile's cloud is: the real one by default, or an emulator's.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CloudEndpoints {
+    /// The REST API's base URL [default: https://nlus.naviensmartcontrol.com/api/v2.1].
+    #[arg(long, value_name = "URL", requires = "navien")]
+    pub rest_url: Option<String>,
+    /// The AWS IoT endpoint [default: a1t30mldyslmuq-ats.iot.us-east-1.amazonaws.com].
+    #[arg(long, value_name = "HOST", requires = "navien")]
+    pub iot_host: Option<String>,
+    /// The AWS IoT port [default: 443].
+    #[arg(long, value_name = "PORT", requires = "navien")]
+    pub iot_port: Option<u16>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NavienCmd {
+    /// List the devices of the profile's account (from the cloud).
+    Devices {
+        name: String,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one decoded status of a device as JSON, then exit.
+    Status(DeviceArgs),
+    /// Change a device setting; exits 0 only when the device's answering status confirms it.
+    Set(Box<SetArgs>),
+}
+
+#[derive(Args, Debug)]
+pub struct DeviceArgs {
+    /// The Navien profile.
+    pub name: String,
+    /// The device (MAC) [default: the profile's first].
+    #[arg(long, value_name = "MAC")]
+    pub device: Option<String>,
+    /// Seconds to wait for the device.
+    #[arg(long, default_value_t = 30.0, value_name = "S")]
+    pub timeout: f64,
+}
+
+#[derive(Args, Debug)]
+#[group(id = "change", required = true, multiple = false, args = ["setpoint_f", "mode", "power", "anti_legionella"])]
+pub struct SetArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// The hot-water setpoint, °F.
+    #[arg(long, value_name = "F")]
+    pub setpoint_f: Option<f64>,
+    /// heat_pump, electric, energy_saver, high_demand, or vacation (with --days).
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// Vacation days (1-99), with --mode vacation.
+    #[arg(long, value_name = "N")]
+    pub days: Option<u8>,
+    /// on or off.
+    #[arg(long, value_name = "on|off")]
+    pub power: Option<String>,
+    /// Anti-legionella: a period in days (1-30), or off.
+    #[arg(long, value_name = "DAYS|off")]
+    pub anti_legionella: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CloudArgs {
+    /// Accounts and devices, JSON: [{"email", "password", "devices": [{"mac", "name"}]}]
+    /// [default: one demo account].
+    #[arg(long, value_name = "FILE")]
+    pub accounts: Option<std::path::PathBuf>,
+    /// Where to write the CA certificate clients must trust [default: a file in the temp dir].
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// The HTTPS REST port [default: any free one].
+    #[arg(long, default_value_t = 0)]
+    pub rest_port: u16,
+    /// The MQTT-over-WSS port [default: any free one].
+    #[arg(long, default_value_t = 0)]
+    pub mqtt_port: u16,
+    /// Lifetime of the access tokens (JWT), seconds.
+    #[arg(long, default_value_t = 3600.0, value_name = "S")]
+    pub jwt_lifetime: f64,
+    /// Lifetime of the AWS credentials, seconds.
+    #[arg(long, default_value_t = 3600.0, value_name = "S")]
+    pub aws_lifetime: f64,
+    /// Close each MQTT connection this long after it opened (AWS IoT: about 24 h), seconds.
+    #[arg(long, value_name = "S")]
+    pub connection_limit: Option<f64>,
 }

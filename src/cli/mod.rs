@@ -7,7 +7,9 @@
 //! 4 the broker refused the credentials; 5 no OS keychain is available.
 
 mod args;
+mod cloud;
 mod demo;
+mod navien;
 mod output;
 
 pub use args::{AddArgs, Cli, Cmd, CredsCmd, ProfileCmd, PubArgs, Target, WatchArgs};
@@ -21,7 +23,7 @@ use tether::credentials::{account, CredentialError, CredentialSource, Credential
 use tether::event::EventKind;
 use tether::handle::{Link, LinkHandle, StartError};
 use tether::kind::{self, Context, PlanError};
-use tether::profiles::{validate_name, Paths, Profile, ProfileError, ProfileStore};
+use tether::profiles::{validate_name, Paths, Profile, ProfileError, ProfileKind, ProfileStore};
 use tether::state::LinkState;
 use tether::triggers::spawn_os_triggers;
 use tokio::sync::broadcast::error::RecvError;
@@ -101,14 +103,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Profile(c) => profile(c, &paths).await,
         Cmd::Creds(c) => creds(c, &paths).await,
         Cmd::Diag { profile } => diag(&profile, &paths),
+        Cmd::Navien(c) => navien::run(c, &paths).await,
+        Cmd::NavienCloud(a) => cloud::run(*a).await,
         Cmd::Demo { json } => demo::run(json, &paths).await,
     }
 }
 
 /// The link configuration and credentials for a URL or a profile, with the flags on top.
-async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkConfig, Arc<dyn CredentialSource>), CliError> {
+/// The third value: whether the link talks to devices (their status replies are printed decoded).
+async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkConfig, Arc<dyn CredentialSource>, bool), CliError> {
     let password = if t.password_stdin { Some(read_secret_line()?) } else { None };
-    let (mut cfg, mut creds, username) = match (&t.profile, url) {
+    let (mut cfg, mut creds, username, devices) = match (&t.profile, url) {
         (Some(_), Some(_)) => return Err(CliError::Usage("give a broker URL or --profile, not both".into())),
         (None, None) => {
             return Err(CliError::Usage(
@@ -122,7 +127,9 @@ async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkCo
                 p.username = Some(u.clone());
             }
             // The keychain is asked only when a password may be needed and none was given.
-            let secrets: Option<Arc<dyn SecretStore>> = if password.is_none() && p.username.is_some() {
+            // A Navien profile's password and tokens live only there.
+            let wants_keychain = p.username.is_some() || p.kind == ProfileKind::Navien;
+            let secrets: Option<Arc<dyn SecretStore>> = if password.is_none() && wants_keychain {
                 let probe = tokio::task::spawn_blocking(OsKeychain::probe)
                     .await
                     .map_err(|e| CliError::Runtime(e.to_string()))?;
@@ -145,7 +152,8 @@ async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkCo
                     demo: None,
                 },
             )?;
-            (plan.config, Some(plan.credentials), p.username)
+            let devices = !plan.devices.is_empty();
+            (plan.config, Some(plan.credentials), p.username, devices)
         }
         (None, Some(url)) => {
             let mut cfg = LinkConfig::new("url", url)?;
@@ -154,7 +162,7 @@ async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkCo
                 cfg.outbox_path = Some(paths.url_outbox(id));
             }
             let user = t.username.clone().or(cfg.broker.username.clone());
-            (cfg, None, user)
+            (cfg, None, user, false)
         }
     };
     if let Some(id) = &t.client_id {
@@ -185,7 +193,19 @@ async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkCo
         })));
     }
     let creds = creds.unwrap_or_else(|| Arc::new(StaticSource(Credentials { username, password: None })));
-    Ok((cfg, creds))
+    Ok((cfg, creds, devices))
+}
+
+/// A password: prompted (not echoed) on a terminal, else the first line of stdin. Never argv.
+pub(crate) fn read_password(prompt: &str) -> Result<SecretString, CliError> {
+    if !std::io::stdin().is_terminal() {
+        return read_secret_line();
+    }
+    let p = rpassword::prompt_password(prompt).map_err(|e| CliError::Runtime(format!("reading the password: {e}")))?;
+    if p.is_empty() {
+        return Err(CliError::Usage("an empty password was given".into()));
+    }
+    Ok(SecretString::from(p))
 }
 
 fn read_secret_line() -> Result<SecretString, CliError> {
@@ -202,7 +222,7 @@ fn read_secret_line() -> Result<SecretString, CliError> {
 }
 
 async fn watch(a: WatchArgs, paths: &Paths) -> Result<(), CliError> {
-    let (mut cfg, creds) = resolve(a.url.as_deref(), &a.target, paths).await?;
+    let (mut cfg, creds, devices) = resolve(a.url.as_deref(), &a.target, paths).await?;
     for topic in &a.subs {
         tether::config::validate_filter(topic).map_err(CliError::Usage)?;
         cfg.subscriptions.retain(|s| &s.topic != topic);
@@ -218,7 +238,7 @@ async fn watch(a: WatchArgs, paths: &Paths) -> Result<(), CliError> {
     spawn_os_triggers(vec![h.clone()], h.cancellation());
     let diag_path = a.target.profile.as_ref().map(|p| paths.diagnostics(p));
     let json = a.json;
-    let mut writer = tokio::task::spawn_blocking(move || output::write_all(consumer, json));
+    let mut writer = tokio::task::spawn_blocking(move || output::write_all(consumer, json, devices));
     let mut writer_done = false;
     let mut states = h.watch_state();
     let mut diag_tick = tokio::time::interval(Duration::from_secs(2));
@@ -311,7 +331,7 @@ async fn publish(a: PubArgs, paths: &Paths) -> Result<(), CliError> {
         (false, _) => return Err(CliError::Usage("give URL TOPIC PAYLOAD (or --profile NAME TOPIC PAYLOAD)".into())),
     };
     tether::config::validate_topic(&topic).map_err(CliError::Usage)?;
-    let (cfg, creds) = resolve(url.as_deref(), &a.target, paths).await?;
+    let (cfg, creds, _) = resolve(url.as_deref(), &a.target, paths).await?;
     let cfg = publisher_config(cfg);
     let persisted = cfg.outbox_path.is_some();
     let profile = cfg.profile_id.clone();
@@ -398,6 +418,9 @@ async fn profile(c: ProfileCmd, paths: &Paths) -> Result<(), CliError> {
                 name,
                 url,
                 username,
+                navien: navien_email,
+                cloud,
+                devices,
                 subs,
                 qos,
                 client_id,
@@ -407,26 +430,35 @@ async fn profile(c: ProfileCmd, paths: &Paths) -> Result<(), CliError> {
                 policy,
             } = *a;
             validate_name(&name)?;
+            // What every kind takes from the flags.
+            let common = move |p: &mut Profile| -> Result<(), CliError> {
+                if let Some(id) = client_id {
+                    p.client_id = id;
+                }
+                p.clean_session = clean_session;
+                if let Some(k) = keepalive {
+                    p.keepalive = args::secs("keepalive", k)?;
+                }
+                p.tls.ca_file = ca_file;
+                for topic in subs {
+                    p.subscriptions.push(Subscription {
+                        topic,
+                        qos,
+                        stale_after: None,
+                    });
+                }
+                policy.apply_to(&mut p.reconnect, &mut p.recovery, &mut p.outbox)?;
+                Ok(())
+            };
+            if let Some(email) = navien_email {
+                return navien::add(&name, &email, cloud, devices, common, paths).await;
+            }
+            let url = url.ok_or_else(|| CliError::Usage("give a broker URL, or --navien EMAIL".into()))?;
             let mut p = Profile::mqtt(&url)?;
             if username.is_some() {
                 p.username = username;
             }
-            if let Some(id) = client_id {
-                p.client_id = id;
-            }
-            p.clean_session = clean_session;
-            if let Some(k) = keepalive {
-                p.keepalive = args::secs("keepalive", k)?;
-            }
-            p.tls.ca_file = ca_file;
-            for topic in subs {
-                p.subscriptions.push(Subscription {
-                    topic,
-                    qos,
-                    stale_after: None,
-                });
-            }
-            policy.apply_to(&mut p.reconnect, &mut p.recovery, &mut p.outbox)?;
+            common(&mut p)?;
             p.link_config(&name, paths)?;
             let client_id = p.client_id.clone();
             store.update(|f| {
@@ -501,16 +533,7 @@ async fn creds(c: CredsCmd, paths: &Paths) -> Result<(), CliError> {
     match c {
         CredsCmd::Set { profile } => {
             store.get(&profile)?;
-            let secret = if std::io::stdin().is_terminal() {
-                let p = rpassword::prompt_password(format!("Password for profile {profile}: "))
-                    .map_err(|e| CliError::Runtime(format!("reading the password: {e}")))?;
-                if p.is_empty() {
-                    return Err(CliError::Usage("an empty password was given".into()));
-                }
-                SecretString::from(p)
-            } else {
-                read_secret_line()?
-            };
+            let secret = read_password(&format!("Password for profile {profile}: "))?;
             let acct = account(&profile, "password");
             tokio::task::spawn_blocking(move || OsKeychain.set(&acct, &secret))
                 .await

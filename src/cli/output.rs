@@ -9,6 +9,8 @@ const WRITE_BATCH: usize = 1024;
 
 pub struct Printer {
     json: bool,
+    /// The link talks to devices: a status reply is also printed decoded (`device_status`).
+    devices: bool,
     out: std::io::BufWriter<std::io::Stdout>,
     /// A write failed (stdout closed): nothing written from here on reached anyone.
     failed: bool,
@@ -16,8 +18,13 @@ pub struct Printer {
 
 impl Printer {
     pub fn new(json: bool) -> Self {
+        Self::with_devices(json, false)
+    }
+
+    pub fn with_devices(json: bool, devices: bool) -> Self {
         Self {
             json,
+            devices,
             out: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
             failed: false,
         }
@@ -29,6 +36,34 @@ impl Printer {
             writeln!(self.out, "{}", ev.to_json())
         } else {
             writeln!(self.out, "{}", human(ev))
+        };
+        self.failed |= r.is_err();
+        if self.devices {
+            if let EventKind::Message { payload, .. } = &ev.kind {
+                self.device_status(ev, payload);
+            }
+        }
+    }
+
+    /// A device's status reply, decoded: one `device_status` object (`--json`) or one line.
+    fn device_status(&mut self, ev: &LinkEvent, payload: &[u8]) {
+        let Some((mac, command, status)) = tether::navien::view::status_in_reply(payload) else {
+            return;
+        };
+        let decoded = tether::navien::view::decode(&status);
+        let r = if self.json {
+            let line = serde_json::json!({
+                "ts": ev.ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), "profile": &*ev.profile, "event": "device_status", "mac": mac, "command": command, "status": decoded,
+            });
+            writeln!(self.out, "{line}")
+        } else {
+            let ts = ev.ts.format("%H:%M:%S%.3f");
+            writeln!(
+                self.out,
+                "{ts}  device_status  {}  {}",
+                printable(&mac),
+                tether::navien::view::summary(&decoded)
+            )
         };
         self.failed |= r.is_err();
     }
@@ -49,8 +84,8 @@ impl Printer {
 /// acknowledged only once it is flushed to stdout. Returns when the link has stopped and all was
 /// written, or when stdout is closed (then the rest stays unacknowledged, for the broker to send
 /// again on the next run).
-pub fn write_all(mut consumer: Consumer, json: bool) {
-    let mut out = Printer::new(json);
+pub fn write_all(mut consumer: Consumer, json: bool, devices: bool) {
+    let mut out = Printer::with_devices(json, devices);
     let acker = consumer.acker();
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     while let Some(d) = consumer.blocking_recv() {

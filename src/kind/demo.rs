@@ -38,6 +38,7 @@ pub fn profile() -> Profile {
         recovery: Default::default(),
         outbox: Default::default(),
         tls: Default::default(),
+        navien: None,
     }
 }
 
@@ -56,5 +57,6 @@ pub(super) fn plan(_name: &str, _profile: &Profile, ctx: &Context<'_>) -> Result
             additional_value: DEMO_ADDITIONAL.to_string(),
             name: "Demo water heater".to_string(),
         }],
+        tokens: None,
     })
 }

@@ -8,9 +8,11 @@
 //!
 //! - [`mqtt`]: any broker; the password (when a user name is set) from the keychain.
 //! - [`demo`]: the embedded demo, running in this process.
+//! - `navien`: the Navien Smart Control cloud (REST tokens, SigV4-presigned MQTT over WSS).
 
 pub mod demo;
 pub mod mqtt;
+mod navien;
 
 use crate::config::LinkConfig;
 use crate::credentials::{CredentialSource, SecretStore};
@@ -28,6 +30,13 @@ pub struct Plan {
     /// The devices on the other end, for the front ends' device cards and commands; empty for a
     /// plain broker link.
     pub devices: Vec<Device>,
+    /// The kind's tokens, for the front ends' diagnostics (`None`: a kind without tokens).
+    pub tokens: Option<Arc<dyn TokenReport>>,
+}
+
+/// A kind whose credentials are tokens it renews says how they stand.
+pub trait TokenReport: Send + Sync {
+    fn token_state(&self) -> crate::navien::client::TokenState;
 }
 
 impl std::fmt::Debug for Plan {
@@ -86,9 +95,7 @@ pub fn plan(name: &str, profile: &Profile, ctx: &Context<'_>) -> Result<Plan, Pl
     match profile.kind {
         ProfileKind::Mqtt => mqtt::plan(name, profile, ctx),
         ProfileKind::Demo => demo::plan(name, profile, ctx),
-        ProfileKind::Navien => Err(PlanError::Unavailable(
-            "Navien profiles cannot be run yet: the Navien cloud client is not built".into(),
-        )),
+        ProfileKind::Navien => navien::plan(name, profile, ctx),
     }
 }
 
@@ -166,19 +173,63 @@ mod tests {
         assert!(!plan.credentials.can_refresh());
     }
 
-    #[test]
-    fn a_navien_profile_is_refused_with_a_reason_until_its_client_lands() {
-        let mut p = Profile::mqtt("mqtt://127.0.0.1:1883").unwrap();
-        p.kind = ProfileKind::Navien;
-        p.url = None;
-        p.email = Some("owner@example.com".into());
+    #[tokio::test]
+    async fn a_navien_profile_plans_a_presigned_wss_link_to_its_devices() {
+        let settings = crate::profiles::NavienSettings {
+            rest_url: "https://127.0.0.1:9/api/v2.1".into(),
+            iot_host: "127.0.0.1".into(),
+            iot_port: 18443,
+            devices: vec![crate::profiles::NavienDevice {
+                mac: "04786332fca0".into(),
+                additional_value: "5322".into(),
+                name: "Heater".into(),
+            }],
+        };
+        let p = Profile::navien("owner@example.com", settings).unwrap();
+        assert!(
+            p.client_id.starts_with("navien-client-") && p.client_id.len() == 22,
+            "{}",
+            p.client_id
+        );
         let paths = paths();
-        let ctx = Context {
+        let none = Context {
             paths: &paths,
             secrets: None,
             demo: None,
         };
-        let e = plan("home", &p, &ctx).unwrap_err();
-        assert!(e.to_string().contains("Navien"), "{e}");
+        let e = plan("home", &p, &none).unwrap_err();
+        assert!(e.to_string().contains("keychain"), "{e}");
+        let ctx = Context {
+            paths: &paths,
+            secrets: Some(Arc::new(MemoryStore::default())),
+            demo: None,
+        };
+        let plan = plan("home", &p, &ctx).unwrap();
+        assert_eq!(plan.config.broker.display(), "wss://127.0.0.1:18443/mqtt");
+        assert!(plan.config.upgrade.is_some());
+        assert_eq!(plan.config.subscriptions[0].topic, "cmd/52/navilink-04786332fca0/#");
+        assert_eq!(plan.config.periodic[0].topic, "cmd/52/navilink-04786332fca0/st");
+        assert!(plan.config.periodic[0].payload.contains(&format!("{}/res", p.client_id)));
+        assert!(plan.credentials.can_refresh());
+        assert_eq!(plan.devices[0].mac, "04786332fca0");
+        assert!(plan.tokens.is_some());
+    }
+
+    #[test]
+    fn a_navien_profile_without_an_email_or_with_a_plain_http_cloud_is_refused() {
+        let mut p = Profile::navien("owner@example.com", Default::default()).unwrap();
+        p.email = None;
+        let paths = paths();
+        let ctx = Context {
+            paths: &paths,
+            secrets: Some(Arc::new(MemoryStore::default())),
+            demo: None,
+        };
+        assert!(plan("home", &p, &ctx).unwrap_err().to_string().contains("email"));
+        let mut p = Profile::navien("owner@example.com", Default::default()).unwrap();
+        p.navien.as_mut().unwrap().rest_url = "http://127.0.0.1:1/api/v2.1".into();
+        let e = plan("home", &p, &ctx).unwrap_err().to_string();
+        assert!(e.contains("navien.rest_url") && e.contains("https"), "{e}");
+        assert!(Profile::navien("not an email", Default::default()).is_err());
     }
 }

@@ -23,5 +23,6 @@ pub(super) fn plan(name: &str, profile: &Profile, ctx: &Context<'_>) -> Result<P
         config,
         credentials,
         devices: Vec::new(),
+        tokens: None,
     })
 }

@@ -7,4 +7,5 @@ pub mod handle;
 mod protocol;
 mod session;
 mod supervisor;
+mod takeover;
 mod watchdog;

@@ -2,10 +2,14 @@
 //! it: topics, commands, request and reply envelopes, the status object and its units
 //! (shared/protocol/navien-nwp500.md, sections 2 and 4).
 
+pub mod client;
+pub mod cloud;
+pub mod control;
 pub(crate) mod rest;
 pub(crate) mod sigv4;
 pub mod status;
 pub(crate) mod tokens;
+pub mod view;
 
 pub use status::Status;
 
@@ -22,6 +26,15 @@ pub mod command {
     pub const POWER_ON: u32 = 33_554_434;
     pub const SET_DHW_TEMPERATURE: u32 = 33_554_464;
     pub const SET_DHW_MODE: u32 = 33_554_437;
+    pub const ANTI_LEGIONELLA_OFF: u32 = 33_554_471;
+    pub const ANTI_LEGIONELLA_ON: u32 = 33_554_472;
+    pub const SESSION_END: u32 = 16_777_218;
+}
+
+/// A session id of 32 lowercase hex, stable per client id (§4.2: one per client).
+pub fn session_id(client_id: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, client_id.as_bytes());
+    d.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The topics of one device, for one app client id.

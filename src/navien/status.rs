@@ -11,58 +11,102 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase", default)]
 pub struct Status {
     /// In-tank hot water, half-°C.
+    #[serde(deserialize_with = "lenient_int")]
     pub dhw_temperature: i64,
     /// Setpoint, half-°C.
+    #[serde(deserialize_with = "lenient_int")]
     pub dhw_temperature_setting: i64,
     /// Same as the setpoint (the cloud sends both).
+    #[serde(deserialize_with = "lenient_int")]
     pub dhw_target_temperature_setting: i64,
     /// Deci-°C.
+    #[serde(deserialize_with = "lenient_int")]
     pub tank_upper_temperature: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub tank_lower_temperature: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub ambient_temperature: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub discharge_temperature: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub evaporator_temperature: i64,
     /// Half-°C.
+    #[serde(deserialize_with = "lenient_int")]
     pub outside_temperature: i64,
     /// % tank charge.
+    #[serde(deserialize_with = "lenient_int")]
     pub dhw_charge_per: i64,
     /// 0 standby, 32 heat pump, 64 hybrid-efficiency, 96 hybrid-boost.
+    #[serde(deserialize_with = "lenient_int")]
     pub operation_mode: i64,
     /// 1 heat pump, 2 electric, 3 energy saver, 4 high demand, 5 vacation, 6 off.
+    #[serde(deserialize_with = "lenient_int")]
     pub dhw_operation_setting: i64,
     /// Decimal (799 = E799), 0 = none.
+    #[serde(deserialize_with = "lenient_int")]
     pub error_code: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub sub_error_code: i64,
     /// W.
+    #[serde(deserialize_with = "lenient_int")]
     pub current_inst_power: i64,
     /// 0 unknown / 1 off / 2 on.
+    #[serde(deserialize_with = "lenient_int")]
     pub operation_busy: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub comp_use: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub heat_upper_use: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub heat_lower_use: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub anti_legionella_use: i64,
     /// 1 off / 2 on.
+    #[serde(deserialize_with = "lenient_int")]
     pub eco_use: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub dhw_use: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub freeze_protection_use: i64,
     /// 0 unknown, 1 heat pump, 2 element, 3 both.
+    #[serde(deserialize_with = "lenient_int")]
     pub current_heat_use: i64,
     /// L/min × 10.
+    #[serde(deserialize_with = "lenient_int")]
     pub current_dhw_flow_rate: i64,
     /// Counts of 4 Wh.
+    #[serde(deserialize_with = "lenient_int")]
     pub total_energy_capacity: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub available_energy_capacity: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub vacation_day_setting: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub vacation_day_elapsed: i64,
     /// dBm.
+    #[serde(deserialize_with = "lenient_int")]
     pub wifi_rssi: i64,
     /// 1 °C / 2 °F.
+    #[serde(deserialize_with = "lenient_int")]
     pub temperature_type: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub tou_status: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub dr_event_status: i64,
     /// Raw setpoint limits, half-°C (features; carried here for the UI's control).
+    #[serde(deserialize_with = "lenient_int")]
     pub dhw_temperature_min: i64,
+    #[serde(deserialize_with = "lenient_int")]
     pub dhw_temperature_max: i64,
+}
+
+/// An integer field as the device sends it: an integer, or a number with a fraction (rounded).
+/// Anything else (a string, null) is unknown, read as 0, rather than a reason to drop the status.
+fn lenient_int<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.as_i64()
+        .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f.round() as i64))
+        .unwrap_or(0))
 }
 
 impl Default for Status {
@@ -174,6 +218,17 @@ mod tests {
         assert_eq!(half_c_to_f(120), 140.0);
         assert_eq!(half_c_to_f(81), 104.9);
         assert!((half_c_to_f(131) - 149.9).abs() < 1e-9);
+    }
+
+    #[test]
+    fn number_fields_sent_as_decimals_are_read_not_fatal() {
+        // The cloud sends `dhwChargePer` and `currentInstPower` as numbers such as 95.0 (protocol
+        // doc §6.2); one of them must not cost the whole status.
+        let s: Status = serde_json::from_str(r#"{"dhwChargePer":95.0,"currentInstPower":460.4,"dhwTemperature":118}"#).unwrap();
+        assert_eq!((s.dhw_charge_per, s.current_inst_power, s.dhw_temperature), (95, 460, 118));
+        // A value of the wrong kind (a string) is unknown, not a failure.
+        let s: Status = serde_json::from_str(r#"{"errorCode":"E799","dhwTemperature":118}"#).unwrap();
+        assert_eq!(s.dhw_temperature, 118);
     }
 
     #[test]

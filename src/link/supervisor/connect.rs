@@ -48,6 +48,7 @@ impl Supervisor {
                 .and_then(|r| {
                     r.map_err(|e| match e {
                         CredentialError::NoKeychain(_) | CredentialError::CannotRefresh => LinkError::InvalidConfig(e.to_string()),
+                        CredentialError::Rejected(reason) => LinkError::AuthRefused(reason),
                         other => LinkError::Credentials(other.to_string()),
                     })
                 });

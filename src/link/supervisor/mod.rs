@@ -111,6 +111,8 @@ pub(crate) struct Supervisor {
     outbox: Outbox,
     /// Subscriptions, packet ids, outbox ids in flight, refusals.
     session: Session,
+    /// Broker closes counted for a client id used by another client too.
+    takeover: crate::link::takeover::Takeover,
     /// Periodic requests and when each is next due.
     periodic: Schedule,
     rec: Recorder,
@@ -166,6 +168,7 @@ impl Supervisor {
     ) -> Self {
         Self {
             session: Session::new(&cfg.subscriptions),
+            takeover: Default::default(),
             periodic: Schedule::new(&cfg.periodic),
             profile: cfg.profile_id.as_str().into(),
             machine: Machine::new(cfg.reconnect.clone(), cfg.recovery.clone()),

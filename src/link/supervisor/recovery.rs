@@ -6,6 +6,8 @@ use super::*;
 impl Supervisor {
     pub(super) async fn on_failure(&mut self, err: LinkError) {
         let now = Instant::now();
+        let kicked = self.mode == Mode::Connected && self.cfg.exclusive_client_id && matches!(err, LinkError::Closed);
+        let connected_for = self.rec.connected_for(now).unwrap_or_default();
         if self.mode == Mode::Connected {
             self.rec.on_dropped(now, err.cause());
             // A connection that never proved stable did not end the outage it came out of.
@@ -29,6 +31,17 @@ impl Supervisor {
         }
         // Whatever was on the wire is sent again after the next CONNACK.
         self.reset_link_tracking();
+        if kicked && self.takeover.on_broker_close(now, connected_for) {
+            self.park_gave_up(format!(
+                "another client is using this client id ({}): the broker closed our connection {} times in {} s, each time it \
+                 connected. Tether stopped so the two do not keep closing each other's connection; stop the other client \
+                 (or give this profile its own client id), then Retry now",
+                self.cfg.client_id,
+                crate::link::takeover::CLOSES,
+                crate::link::takeover::WINDOW.as_secs()
+            ));
+            return;
+        }
         let kind = err.failure_kind();
         self.last_error = Some(err.clone());
         let decision = self.machine.on_failure(kind, self.creds.can_refresh(), rand::random::<f64>());
@@ -134,6 +147,7 @@ impl Supervisor {
     }
 
     pub(super) async fn on_trigger(&mut self, t: Trigger) {
+        self.takeover.reset();
         if t == Trigger::CredentialsChanged {
             self.creds_changed = true;
         }

@@ -1,0 +1,162 @@
+//! The Navien account as a link sees it: the credential source (tokens before each new client),
+//! the upgrade signer (a fresh SigV4 presign for every connect attempt) and the renewal timer
+//! (the JWT and the AWS credentials renewed before they go stale, while connected too).
+
+use super::session::Session;
+use crate::config::UpgradeSigner;
+use crate::credentials::{BoxFuture, CredentialError, CredentialSource, Credentials};
+use crate::navien::sigv4::{self, AwsCredentials, Presign, SignedHeaders};
+use crate::navien::tokens::Need;
+use chrono::Utc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// AWS IoT's region and the SigV4 service name of its WebSocket endpoint (§3.3).
+pub(crate) const REGION: &str = "us-east-1";
+pub(crate) const SERVICE: &str = "iotdevicegateway";
+/// How long a connect attempt may wait for a renewal before it goes out unsigned (and is refused
+/// with a 403, which the link treats as refused credentials).
+const SIGN_WAIT: Duration = Duration::from_secs(30);
+/// After a failed timed renewal, the next try: soon, but never a storm.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+/// The user name AWS IoT expects to see (an SDK metrics string; the broker ignores it).
+const MQTT_USERNAME: &str = concat!("?SDK=Tether&Version=", env!("CARGO_PKG_VERSION"));
+
+/// The credential source of a Navien link. Dropping it stops its renewal timer.
+pub(crate) struct NavienSource {
+    /// The account's tokens.
+    session: Session,
+    /// Ends the renewal timer.
+    timer: CancellationToken,
+}
+
+impl NavienSource {
+    /// The source, with its renewal timer running from now.
+    pub(crate) fn new(session: Session) -> Self {
+        let timer = CancellationToken::new();
+        tokio::spawn(renew_on_time(session.clone(), timer.clone()));
+        Self { session, timer }
+    }
+}
+
+impl Drop for NavienSource {
+    fn drop(&mut self) {
+        self.timer.cancel();
+    }
+}
+
+impl CredentialSource for NavienSource {
+    fn credentials(&self) -> BoxFuture<'_, Result<Credentials, CredentialError>> {
+        Box::pin(async move {
+            self.session.ensure(Need::Connect).await?;
+            // Authentication happened at the WebSocket upgrade: a user name and no password.
+            Ok(Credentials {
+                username: Some(MQTT_USERNAME.to_string()),
+                password: None,
+            })
+        })
+    }
+
+    fn can_refresh(&self) -> bool {
+        true
+    }
+
+    /// A deep renewal: a forced JWT refresh and a session refresh, with the fallbacks (§8.2).
+    fn refresh(&self) -> BoxFuture<'_, Result<(), CredentialError>> {
+        Box::pin(async move {
+            self.session.ensure(Need::Deep).await?;
+            Ok(())
+        })
+    }
+}
+
+/// Signs each connect attempt's upgrade with the AWS credentials held at that moment.
+#[derive(Clone)]
+pub(crate) struct Presigner {
+    pub(crate) session: Session,
+}
+
+impl std::fmt::Debug for Presigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presigner").field("email", &self.session.email()).finish()
+    }
+}
+
+impl UpgradeSigner for Presigner {
+    fn sign(&self, req: http::Request<()>) -> BoxFuture<'static, http::Request<()>> {
+        let session = self.session.clone();
+        Box::pin(async move { presign(&session, req).await })
+    }
+}
+
+async fn presign(session: &Session, mut req: http::Request<()>) -> http::Request<()> {
+    let tokens = match tokio::time::timeout(SIGN_WAIT, session.ensure(Need::Connect)).await {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "no AWS credentials for the connect attempt; it will be refused");
+            return req;
+        }
+        Err(_) => {
+            tracing::warn!("the token renewal took over 30 s; the connect attempt goes out unsigned");
+            return req;
+        }
+    };
+    let Some(aws) = tokens.aws else { return req };
+    // Sign the Host the WebSocket stack will send: it set the header from the URL already.
+    let host = match req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()) {
+        Some(h) => h.to_string(),
+        None => req.uri().authority().map(|a| a.to_string()).unwrap_or_default(),
+    };
+    let creds = AwsCredentials {
+        access_key_id: aws.access_key_id,
+        secret_key: aws.secret_key,
+        session_token: aws.session_token,
+    };
+    let p = Presign {
+        host: &host,
+        path: req.uri().path(),
+        region: REGION,
+        service: SERVICE,
+        // Only `host`: some stacks rewrite `Connection` (§3.3).
+        signed_headers: SignedHeaders::Host,
+        expires: None,
+    };
+    let query = sigv4::presign_query(&creds, &p, Utc::now());
+    let mut parts = req.uri().clone().into_parts();
+    let path = req.uri().path().to_string();
+    parts.path_and_query = format!("{path}?{query}").parse().ok();
+    match http::Uri::from_parts(parts) {
+        Ok(uri) => *req.uri_mut() = uri,
+        Err(e) => tracing::warn!(error = %e, "the presigned URL could not be built"),
+    }
+    req
+}
+
+/// Renew before staleness, on a timer, so the credentials a reconnect needs are already there and
+/// a connected link's JWT keeps working for REST calls.
+async fn renew_on_time(session: Session, stop: CancellationToken) {
+    // Nothing is held before the first connect has loaded or fetched the tokens.
+    let mut wait = Duration::from_secs(1);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        let now = Utc::now();
+        let Some(at) = session.next_renewal(now) else {
+            wait = Duration::from_secs(1);
+            continue;
+        };
+        if at > now {
+            wait = (at - now).to_std().unwrap_or(Duration::from_secs(1)).max(Duration::from_millis(50));
+            continue;
+        }
+        wait = match session.ensure(Need::Proactive).await {
+            Ok(_) => Duration::from_millis(50),
+            Err(e) => {
+                tracing::warn!(error = %e, "timed token renewal failed; trying again in 30 s");
+                RETRY_AFTER_FAILURE
+            }
+        };
+    }
+}
