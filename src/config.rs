@@ -208,6 +208,10 @@ pub struct LinkConfig {
     /// The broker closes the older connection when a client id connects again (AWS IoT): a run
     /// of such closes means another client uses this id, and the link stops instead of fighting.
     pub exclusive_client_id: bool,
+    /// Sent (QoS 0, never queued) right before the DISCONNECT of a graceful stop or pause, when
+    /// connected: a Navien client ends its session with each device so (`st/end`). A replay on a
+    /// later connection would end that one, so these never enter the outbox.
+    pub farewell: Vec<(String, String)>,
 }
 
 /// Signs (or otherwise rewrites) the WebSocket upgrade request of one connect attempt. Called by
@@ -237,6 +241,7 @@ impl LinkConfig {
             periodic: Vec::new(),
             upgrade: None,
             exclusive_client_id: false,
+            farewell: Vec::new(),
         })
     }
 

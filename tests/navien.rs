@@ -410,3 +410,55 @@ async fn a_second_client_on_the_same_client_id_is_reported_and_the_two_stop_figh
     b.stop().await;
     rig.cloud.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_ends_the_session_with_each_device_and_never_queues_it() {
+    let rig = rig(CloudOptions::default(), PASSWORD).await;
+    // An observer on the device's wildcard: a second client of the account (no no-local, §3.5).
+    let observer_home = tempfile::tempdir().unwrap();
+    let mut other = rig.profile.clone();
+    other.client_id = "navien-client-0b5e4ve4".into();
+    let ctx = Context {
+        paths: &Paths {
+            config_dir: observer_home.path().join("config"),
+            data_dir: observer_home.path().join("data"),
+        },
+        secrets: Some(rig.secrets.clone()),
+        demo: None,
+    };
+    let plan = kind::plan("home", &other, &ctx).unwrap();
+    let (obs, rx) = Link::start_subscribed(plan.config, plan.credentials).unwrap();
+    let mut seen = Events { rx, seen: Vec::new() };
+    seen.wait_name("subscriptions_restored", Duration::from_secs(20)).await;
+
+    let (h, mut ev) = rig.start();
+    ev.wait_name("subscriptions_restored", Duration::from_secs(20)).await;
+    h.stop().await;
+    let end = seen
+        .wait_for(
+            "st/end from the stopped link",
+            Duration::from_secs(10),
+            |k| matches!(k, EventKind::Message { topic, .. } if topic == "cmd/52/navilink-04786332fca0/st/end"),
+        )
+        .await;
+    let EventKind::Message { payload, .. } = &end.kind else {
+        unreachable!()
+    };
+    let v: Value = serde_json::from_slice(payload).unwrap();
+    assert_eq!(v["clientID"], rig.profile.client_id.as_str());
+    assert_eq!(v["request"]["command"], command::SESSION_END);
+    assert_eq!(v["responseTopic"], format!("cmd/52/{}/res/end", rig.profile.client_id));
+    // Not queued: starting the link again sends no st/end at connect.
+    let (h, mut ev) = rig.start();
+    ev.wait_name("subscriptions_restored", Duration::from_secs(20)).await;
+    seen.drain_for(Duration::from_secs(2)).await;
+    let ends = seen
+        .seen
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::Message { topic, .. } if topic.ends_with("/st/end")))
+        .count();
+    assert_eq!(ends, 1, "one st/end, from the stop");
+    h.stop().await;
+    obs.stop().await;
+    rig.cloud.stop().await;
+}

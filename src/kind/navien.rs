@@ -73,6 +73,20 @@ fn link_config(name: &str, profile: &Profile, s: &NavienSettings, session: &Sess
             &d.additional_value,
             command::STATUS_REQUEST,
         );
+        // The reference client ends its session with each device on disconnect (§7).
+        let mut end = Request::new(
+            &topics,
+            topics.session_end(),
+            &crate::navien::session_id(&profile.client_id),
+            &d.mac,
+            &d.additional_value,
+            command::SESSION_END,
+        );
+        end.response_topic = format!("cmd/{}/{}/res/end", crate::navien::DEVICE_TYPE, profile.client_id);
+        c.farewell.push((
+            topics.session_end(),
+            serde_json::to_string(&end).map_err(|e| PlanError::Unavailable(e.to_string()))?,
+        ));
         c.periodic.push(PeriodicRequest {
             topic: topics.status_request(),
             payload: serde_json::to_string(&req).map_err(|e| PlanError::Unavailable(e.to_string()))?,

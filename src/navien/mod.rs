@@ -62,6 +62,11 @@ impl Topics {
         format!("{}/st/did", self.base)
     }
 
+    /// Where the session-end notice goes (no reply comes; §7).
+    pub fn session_end(&self) -> String {
+        format!("{}/st/end", self.base)
+    }
+
     /// Where control commands go.
     pub fn control(&self) -> String {
         format!("{}/ctrl", self.base)

@@ -13,6 +13,14 @@ impl Supervisor {
                 self.on_acks(t);
             }
             if let Some(c) = self.driver.client() {
+                // On the same stream as the DISCONNECT, so before it; best effort by design.
+                for (topic, payload) in &self.cfg.farewell {
+                    if c.try_publish(topic.clone(), QoS::AtMostOnce, false, payload.clone().into_bytes())
+                        .is_ok()
+                    {
+                        self.session.sent_publish(None);
+                    }
+                }
                 let _ = c.try_disconnect();
             }
             let deadline = Instant::now() + DISCONNECT_WAIT;

@@ -1,6 +1,7 @@
 //! The front against real parts on loopback: the demo rumqttd behind it, the emulator's PKI, and
 //! rumqttc (or a hand-written upgrade request) in front. Every wait is bounded.
 
+use super::connect::{connect_client_id, Peek};
 use super::*;
 use crate::navien::cloud::pki;
 use crate::navien::sigv4::{presign_query, AwsCredentials, Presign, SignedHeaders, REGION, SERVICE};
@@ -8,6 +9,9 @@ use chrono::{TimeDelta, Utc};
 use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 use secrecy::SecretString;
 use std::sync::OnceLock;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
 
 const AKID: &str = "ASIATESTKEY0000001";
 const SECRET: &str = "front-test-secret/With+Symbols=";

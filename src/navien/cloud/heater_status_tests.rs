@@ -1,7 +1,7 @@
 //! The status, feature and reply JSON, checked the way a strict client checks them.
 
 use super::*;
-use crate::navien::cloud::heater::{code, test_request};
+use crate::navien::cloud::heater_control::{code, test_request};
 use std::collections::BTreeSet;
 
 const MAC: &str = "04786332fca0";

@@ -9,7 +9,8 @@
 //! then. The state sits behind a std `Mutex`, never held across an `.await`, so the emulator and
 //! tests can read it through `HeaterHandles`.
 
-use super::heater::{response_topic, Heater, Reply};
+use super::heater::Heater;
+use super::heater_control::{response_topic, Reply};
 use super::heater_status::{ctrl_fail_json, ctrl_fail_topic, feature_response, reply_json, status_response};
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing as MqttOutgoing, Packet, QoS, SubscribeFilter, SubscribeReasonCode};
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! What the heater publishes for what it receives, without and with a broker.
 
 use super::*;
-use crate::navien::cloud::heater::{code, test_request};
+use crate::navien::cloud::heater_control::{code, test_request};
 use rumqttc::EventLoop;
 use serde_json::{json, Value};
 

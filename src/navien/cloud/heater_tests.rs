@@ -1,8 +1,9 @@
 //! The heater's physics under simulated seconds, and each row of the §4.5 table.
 
 use super::*;
+use crate::navien::cloud::heater_control::{code, test_request, Reply};
 use crate::navien::cloud::heater_status::status_json;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const MAC: &str = "04786332fca0";
 

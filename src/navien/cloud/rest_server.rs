@@ -19,7 +19,8 @@
 #[path = "rest_server_tests.rs"]
 mod tests;
 
-use super::accounts::{AwsSet, Denied, Device, Endpoint, JwtSet, Registry, UserInfo};
+use super::accounts::{Device, UserInfo};
+use super::registry::{AwsSet, Denied, Endpoint, JwtSet, Registry};
 use chrono::{DateTime, Utc};
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};

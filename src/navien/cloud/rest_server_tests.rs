@@ -2,7 +2,8 @@
 //! thing over TLS on loopback with a client that trusts only the emulator's CA.
 
 use super::*;
-use crate::navien::cloud::accounts::{Account, Step, DEMO_ADDITIONAL, DEMO_EMAIL, DEMO_MAC, DEMO_PASSWORD};
+use crate::navien::cloud::accounts::{Account, DEMO_ADDITIONAL, DEMO_EMAIL, DEMO_MAC, DEMO_PASSWORD};
+use crate::navien::cloud::registry::Step;
 use chrono::{TimeDelta, TimeZone};
 use secrecy::SecretString;
 

@@ -1,10 +1,11 @@
 //! The emulator as one thing: its certificates, the internal broker, the heaters, REST and the
 //! WSS front, started together and driven by the commands `tether navien-cloud` reads on stdin.
 
-use super::accounts::{self, Registry, Step};
+use super::accounts;
 use super::front::{Front, FrontOptions, KeyLookup};
 use super::heater::Heater;
 use super::heater_task::{self, HeaterHandles};
+use super::registry::{self, Registry, Step};
 use super::{pki, rest_server};
 use chrono::Utc;
 use serde::Serialize;
@@ -182,7 +183,7 @@ impl Cloud {
 
     /// Counters, for tests and the curious: calls per endpoint, password sign-ins, the front's.
     pub fn stats(&self) -> serde_json::Value {
-        let calls: serde_json::Map<String, serde_json::Value> = accounts::Endpoint::ALL
+        let calls: serde_json::Map<String, serde_json::Value> = registry::Endpoint::ALL
             .iter()
             .map(|e| (e.path().to_string(), self.registry.calls(*e).into()))
             .collect();
