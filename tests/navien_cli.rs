@@ -171,6 +171,19 @@ fn a_navien_profile_from_the_cli_reads_and_sets_the_heater_and_resumes_with_stor
     assert_eq!(status["status"]["setpoint_f"], 124.7);
     let _ = Command::new("kill").arg("-INT").arg(w.id().to_string()).status();
     let _ = w.wait();
+    // Its diagnostics say how the tokens stand (and hold none of them).
+    let d = tether_run(home.path(), &ss.address, &["diag", "home"]);
+    let v: Value = serde_json::from_slice(&d.stdout).expect("diag is JSON");
+    assert!(
+        v["tokens"]["jwt_renew_at"].is_string() && v["tokens"]["aws_renew_at"].is_string(),
+        "{v}"
+    );
+    assert_eq!(v["tokens"]["password_sign_ins"], 0, "{v}");
+    let text = String::from_utf8_lossy(&d.stdout);
+    assert!(
+        !text.contains("eyJ") && !text.contains("ASIA"),
+        "no token in the diagnostics: {text}"
+    );
 
     // Every run after `profile add` used the tokens in the Secret Service.
     assert_eq!(cloud.stats()["password_sign_ins"], 2, "{}", cloud.stats());

@@ -110,10 +110,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 /// The link configuration and credentials for a URL or a profile, with the flags on top.
-/// The third value: whether the link talks to devices (their status replies are printed decoded).
-async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkConfig, Arc<dyn CredentialSource>, bool), CliError> {
+/// What a command runs: the link's configuration and credentials, whether it talks to devices
+/// (their status replies are printed decoded), and its tokens (for the diagnostics file).
+struct Resolved {
+    cfg: LinkConfig,
+    creds: Arc<dyn CredentialSource>,
+    devices: bool,
+    tokens: Option<Arc<dyn kind::TokenReport>>,
+}
+
+async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<Resolved, CliError> {
     let password = if t.password_stdin { Some(read_secret_line()?) } else { None };
-    let (mut cfg, mut creds, username, devices) = match (&t.profile, url) {
+    let (mut cfg, mut creds, username, devices, tokens) = match (&t.profile, url) {
         (Some(_), Some(_)) => return Err(CliError::Usage("give a broker URL or --profile, not both".into())),
         (None, None) => {
             return Err(CliError::Usage(
@@ -153,7 +161,7 @@ async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkCo
                 },
             )?;
             let devices = !plan.devices.is_empty();
-            (plan.config, Some(plan.credentials), p.username, devices)
+            (plan.config, Some(plan.credentials), p.username, devices, plan.tokens)
         }
         (None, Some(url)) => {
             let mut cfg = LinkConfig::new("url", url)?;
@@ -162,7 +170,7 @@ async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkCo
                 cfg.outbox_path = Some(paths.url_outbox(id));
             }
             let user = t.username.clone().or(cfg.broker.username.clone());
-            (cfg, None, user, false)
+            (cfg, None, user, false, None)
         }
     };
     if let Some(id) = &t.client_id {
@@ -193,7 +201,12 @@ async fn resolve(url: Option<&str>, t: &Target, paths: &Paths) -> Result<(LinkCo
         })));
     }
     let creds = creds.unwrap_or_else(|| Arc::new(StaticSource(Credentials { username, password: None })));
-    Ok((cfg, creds, devices))
+    Ok(Resolved {
+        cfg,
+        creds,
+        devices,
+        tokens,
+    })
 }
 
 /// A password: prompted (not echoed) on a terminal, else the first line of stdin. Never argv.
@@ -222,7 +235,12 @@ fn read_secret_line() -> Result<SecretString, CliError> {
 }
 
 async fn watch(a: WatchArgs, paths: &Paths) -> Result<(), CliError> {
-    let (mut cfg, creds, devices) = resolve(a.url.as_deref(), &a.target, paths).await?;
+    let Resolved {
+        mut cfg,
+        creds,
+        devices,
+        tokens,
+    } = resolve(a.url.as_deref(), &a.target, paths).await?;
     for topic in &a.subs {
         tether::config::validate_filter(topic).map_err(CliError::Usage)?;
         cfg.subscriptions.retain(|s| &s.topic != topic);
@@ -261,12 +279,12 @@ async fn watch(a: WatchArgs, paths: &Paths) -> Result<(), CliError> {
                     break;
                 }
                 // `tether diag` shows the state the link is in, not the one of the last tick.
-                write_diag(&h, diag_path.as_deref()).await;
+                write_diag(&h, diag_path.as_deref(), tokens.as_deref()).await;
             }
-            _ = diag_tick.tick(), if diag_path.is_some() => write_diag(&h, diag_path.as_deref()).await,
+            _ = diag_tick.tick(), if diag_path.is_some() => write_diag(&h, diag_path.as_deref(), tokens.as_deref()).await,
         }
     }
-    write_diag(&h, diag_path.as_deref()).await;
+    write_diag(&h, diag_path.as_deref(), tokens.as_deref()).await;
     h.stop().await;
     if !writer_done {
         // The link has stopped: the writer prints what is left (the last events) and returns.
@@ -288,10 +306,17 @@ fn exit_verdict(h: &LinkHandle, t: &Target) -> Option<CliError> {
     }
 }
 
-async fn write_diag(h: &LinkHandle, path: Option<&std::path::Path>) {
+async fn write_diag(h: &LinkHandle, path: Option<&std::path::Path>, tokens: Option<&dyn kind::TokenReport>) {
     let Some(path) = path else { return };
     let Some(d) = h.diagnostics().await else { return };
-    let Ok(json) = serde_json::to_string_pretty(&d) else { return };
+    let Ok(mut v) = serde_json::to_value(&d) else { return };
+    // A token kind adds how its tokens stand: renewal times, last renewal, counts (no token).
+    if let (Some(t), Some(m)) = (tokens, v.as_object_mut()) {
+        if let Ok(t) = serde_json::to_value(t.token_state()) {
+            m.insert("tokens".into(), t);
+        }
+    }
+    let Ok(json) = serde_json::to_string_pretty(&v) else { return };
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -331,7 +356,7 @@ async fn publish(a: PubArgs, paths: &Paths) -> Result<(), CliError> {
         (false, _) => return Err(CliError::Usage("give URL TOPIC PAYLOAD (or --profile NAME TOPIC PAYLOAD)".into())),
     };
     tether::config::validate_topic(&topic).map_err(CliError::Usage)?;
-    let (cfg, creds, _) = resolve(url.as_deref(), &a.target, paths).await?;
+    let Resolved { cfg, creds, .. } = resolve(url.as_deref(), &a.target, paths).await?;
     let cfg = publisher_config(cfg);
     let persisted = cfg.outbox_path.is_some();
     let profile = cfg.profile_id.clone();
