@@ -320,6 +320,8 @@ pub enum NavienCmd {
     Status(DeviceArgs),
     /// Change a device setting; exits 0 only when the device's answering status confirms it.
     Set(Box<SetArgs>),
+    /// Forget the profile's stored tokens (the next run signs in with the password).
+    SignOut { name: String },
 }
 
 #[derive(Args, Debug)]

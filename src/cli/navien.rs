@@ -121,7 +121,27 @@ pub(super) async fn run(c: NavienCmd, paths: &Paths) -> Result<(), CliError> {
         NavienCmd::Devices { name, json } => devices(&name, json, paths).await,
         NavienCmd::Status(a) => status(a, paths).await,
         NavienCmd::Set(a) => set(*a, paths).await,
+        NavienCmd::SignOut { name } => sign_out(&name, paths).await,
     }
+}
+
+async fn sign_out(name: &str, paths: &Paths) -> Result<(), CliError> {
+    navien_profile(name, paths)?;
+    let keychain = keychain().await?;
+    let acct = account(name, tether::navien::client::TOKENS_SECRET);
+    let deleted = tokio::task::spawn_blocking(move || keychain.delete(&acct))
+        .await
+        .map_err(|e| CliError::Runtime(e.to_string()))?
+        .map_err(|e| CliError::NoKeychain(e.to_string()))?;
+    println!(
+        "{}",
+        if deleted {
+            format!("forgot the tokens of {name}; the next run signs in with the password")
+        } else {
+            format!("no tokens were stored for {name}")
+        }
+    );
+    Ok(())
 }
 
 fn navien_profile(name: &str, paths: &Paths) -> Result<Profile, CliError> {

@@ -6,7 +6,7 @@ pub(crate) mod api;
 pub(crate) mod session;
 pub(crate) mod source;
 
-pub use session::TokenState;
+pub use session::{TokenState, TOKENS_SECRET};
 
 use crate::config::TlsConfig;
 use crate::credentials::{account, CredentialError, SecretStore};

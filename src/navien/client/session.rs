@@ -12,7 +12,7 @@ use serde::Serialize;
 use std::sync::{Arc, Mutex};
 
 /// The keychain account of a profile's Navien tokens (beside its `password`).
-pub(crate) const TOKENS_SECRET: &str = "navien-tokens";
+pub const TOKENS_SECRET: &str = "navien-tokens";
 /// Steps in one renewal, fallbacks included: the longest chain is refresh, session refresh,
 /// secured sign-in, password sign-in, then a refresh the sign-in's reply may still leave due.
 const MAX_STEPS: usize = 6;
