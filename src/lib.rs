@@ -50,6 +50,11 @@ pub mod transport;
 pub mod triggers;
 
 pub use config::LinkConfig;
+
+/// Log targets silenced whatever `TETHER_LOG` asks for: tungstenite traces the WebSocket upgrade
+/// request line, and a Navien link's presigned URL carries the AWS session token and a signature
+/// that can be replayed for 15 minutes.
+pub const SILENCED_LOG_TARGETS: &[&str] = &["tungstenite", "async_tungstenite", "ws_stream_tungstenite"];
 pub use error::{ConfigError, LinkError, PublishError};
 pub use event::{EventKind, LinkEvent};
 pub use link::handle;

@@ -9,7 +9,10 @@ fn main() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         // The embedded demo broker logs every client disconnect as an error; it is not ours to report.
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TETHER_LOG").unwrap_or_else(|_| "warn,rumqttd=off".into()))
+        .with_env_filter(tether::SILENCED_LOG_TARGETS.iter().fold(
+            tracing_subscriber::EnvFilter::try_from_env("TETHER_LOG").unwrap_or_else(|_| "warn,rumqttd=off".into()),
+            |f, t| f.add_directive(format!("{t}=off").parse().unwrap_or_default()),
+        ))
         .init();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

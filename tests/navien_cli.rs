@@ -135,6 +135,18 @@ fn a_navien_profile_from_the_cli_reads_and_sets_the_heater_and_resumes_with_stor
     assert_eq!(v["device"], "04786332fca0");
     assert!(v["status"]["tank_f"].as_f64().is_some() && v["status"]["mode"].is_string(), "{v}");
 
+    // Traced to the last line, the presigned URL (session token, signature) is not in the log.
+    let mut c = tether(home.path(), &ss.address);
+    c.env("TETHER_LOG", "trace").args(["navien", "status", "home"]);
+    let traced = run(c, "");
+    assert!(traced.status.success(), "{}", String::from_utf8_lossy(&traced.stderr));
+    let log = String::from_utf8_lossy(&traced.stderr);
+    assert!(log.len() > 1000, "trace logging is on: {log}");
+    assert!(
+        !log.contains("X-Amz-Signature") && !log.contains("X-Amz-Security-Token"),
+        "a presigned URL in the log"
+    );
+
     // A setpoint the heater confirms, and one outside its range.
     let set = tether_run(home.path(), &ss.address, &["navien", "set", "home", "--setpoint-f", "125"]);
     assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
@@ -169,8 +181,22 @@ fn a_navien_profile_from_the_cli_reads_and_sets_the_heater_and_resumes_with_stor
     };
     assert_eq!(status["mac"], "04786332fca0");
     assert_eq!(status["status"]["setpoint_f"], 124.7);
+    // A one-shot command beside the running watch: its own client id (the cloud would close the
+    // watch's connection for one that connects again) and no claim on the profile's outbox.
+    let set = tether_run(home.path(), &ss.address, &["navien", "set", "home", "--setpoint-f", "130"]);
+    assert!(set.status.success(), "beside a watch: {}", String::from_utf8_lossy(&set.stderr));
+    let seen_by_watch = (|| loop {
+        let l = rx.recv_timeout(Duration::from_secs(20)).expect("watch prints");
+        let v: Value = serde_json::from_str(&l).unwrap();
+        assert_ne!(v["event"], "connection_interrupted", "the command kicked the watch: {v}");
+        if v["event"] == "device_status" && v["status"]["setpoint_f"].as_f64().is_some_and(|f| (f - 130.0).abs() < 0.5) {
+            return v;
+        }
+    })();
+    assert_eq!(seen_by_watch["mac"], "04786332fca0", "the watch saw the change too");
     let _ = Command::new("kill").arg("-INT").arg(w.id().to_string()).status();
     let _ = w.wait();
+    assert_eq!(cloud.stats()["mqtt"]["takeovers"], 0, "{}", cloud.stats());
     // Its diagnostics say how the tokens stand (and hold none of them).
     let d = tether_run(home.path(), &ss.address, &["diag", "home"]);
     let v: Value = serde_json::from_slice(&d.stdout).expect("diag is JSON");

@@ -231,18 +231,27 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingMaker<M> {
     }
 }
 
+/// `f` with the targets that could log a secret (a presigned URL) turned off, whatever was asked.
+fn silence(f: EnvFilter) -> EnvFilter {
+    tether::SILENCED_LOG_TARGETS
+        .iter()
+        .fold(f, |f, t| f.add_directive(format!("{t}=off").parse().unwrap_or_default()))
+}
+
 /// Install the subscriber: the file gets `TETHER_LOG` (default `info`), stderr gets
 /// `TETHER_LOG_STDERR` (default `warn`). Returns the file writer's guard (keep it for the app's life), or
 /// `None` when the log directory cannot be used (then only stderr gets logs, and says why).
 /// `prefix` names the file (`tether` for the tray process, `tether-window` for the window), so
 /// that two processes never write one file.
 pub fn init(dir: &Path, prefix: &str) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let filter = || EnvFilter::try_from_env("TETHER_LOG").unwrap_or_else(|_| "info,rumqttd=off,tao=warn,wry=warn".into());
+    let filter = || silence(EnvFilter::try_from_env("TETHER_LOG").unwrap_or_else(|_| "info,rumqttd=off,tao=warn,wry=warn".into()));
     // No colours: escape codes between a key and its value would hide the key from `redact`.
     let stderr = tracing_subscriber::fmt::layer()
         .with_ansi(false)
         .with_writer(RedactingMaker(std::io::stderr))
-        .with_filter(EnvFilter::try_from_env("TETHER_LOG_STDERR").unwrap_or_else(|_| "warn,rumqttd=off".into()));
+        .with_filter(silence(
+            EnvFilter::try_from_env("TETHER_LOG_STDERR").unwrap_or_else(|_| "warn,rumqttd=off".into()),
+        ));
     // The appender prunes old files by listing the directory: it must exist first.
     // Logs name hosts, users and topics: this user's only.
     let _ = tether::paths::private_dir(dir);

@@ -69,8 +69,11 @@ impl Vault {
     pub fn delete(&self, profile: &str) -> Result<SecretStatus, CredentialError> {
         let acct = account(profile, SECRET);
         self.memory.delete(&acct)?;
+        // A Navien profile's tokens (refresh token, AWS keys) go with its password.
+        tether::navien::client::forget_tokens(&self.memory, profile)?;
         if self.keychain_usable() {
             self.keychain.delete(&acct)?;
+            tether::navien::client::forget_tokens(self.keychain.as_ref(), profile)?;
         }
         self.status(profile)
     }

@@ -536,8 +536,13 @@ async fn profile(c: ProfileCmd, paths: &Paths) -> Result<(), CliError> {
                     .map(|_| ())
                     .ok_or_else(|| ProfileError::NotFound(name.clone()))
             })?;
-            let acct = account(&name, "password");
-            let _ = tokio::task::spawn_blocking(move || OsKeychain.delete(&acct)).await;
+            let (acct, profile) = (account(&name, "password"), name.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                let _ = OsKeychain.delete(&acct);
+                // A Navien profile's tokens go with it (refresh token, AWS keys).
+                let _ = tether::navien::client::forget_tokens(&OsKeychain, &profile);
+            })
+            .await;
             match paths.remove_profile_files(&name) {
                 Ok(true) => println!("removed profile {name}, and its outbox (publishes still queued for its broker)"),
                 Ok(false) => println!("removed profile {name}"),

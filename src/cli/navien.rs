@@ -93,10 +93,19 @@ pub(super) async fn add(
         n.devices = chosen.clone();
     }
     let copy = acct.clone();
-    tokio::task::spawn_blocking(move || copy.copy_secrets(keychain.as_ref()))
-        .await
-        .map_err(|e| CliError::Runtime(e.to_string()))?
-        .map_err(|e| CliError::NoKeychain(e.to_string()))?;
+    let (kc, profile) = (keychain.clone(), name.to_string());
+    let copied = tokio::task::spawn_blocking(move || {
+        let r = copy.copy_secrets(kc.as_ref());
+        if r.is_err() {
+            // Nothing half-stored: no password left behind for a profile that is not saved.
+            let _ = kc.delete(&account(&profile, "password"));
+            let _ = tether::navien::client::forget_tokens(kc.as_ref(), &profile);
+        }
+        r
+    })
+    .await
+    .map_err(|e| CliError::Runtime(e.to_string()))?;
+    copied.map_err(|e| CliError::NoKeychain(e.to_string()))?;
     let client_id = p.client_id.clone();
     store.update(|f| {
         if f.profiles.contains_key(name) {
@@ -128,8 +137,8 @@ pub(super) async fn run(c: NavienCmd, paths: &Paths) -> Result<(), CliError> {
 async fn sign_out(name: &str, paths: &Paths) -> Result<(), CliError> {
     navien_profile(name, paths)?;
     let keychain = keychain().await?;
-    let acct = account(name, tether::navien::client::TOKENS_SECRET);
-    let deleted = tokio::task::spawn_blocking(move || keychain.delete(&acct))
+    let profile = name.to_string();
+    let deleted = tokio::task::spawn_blocking(move || tether::navien::client::forget_tokens(keychain.as_ref(), &profile))
         .await
         .map_err(|e| CliError::Runtime(e.to_string()))?
         .map_err(|e| CliError::NoKeychain(e.to_string()))?;
@@ -204,14 +213,35 @@ async fn connect(a: &DeviceArgs, paths: &Paths) -> Result<DeviceLink, CliError> 
             a.device.as_deref().unwrap_or("at all")
         ))
     })?;
-    // This command reads one answer: the profile's periodic requests are for `watch`.
-    plan.config.periodic.retain(|r| r.topic.contains(&device.mac));
+    // A one-shot command is a client of its own (one id per client, §3.5): the app or a `watch`
+    // on this profile keeps its connection (the cloud would close the older one), and the
+    // profile's outbox stays theirs; nothing of this run outlives it.
+    let client_id = format!("navien-client-{:08x}", rand::random::<u32>());
+    let topics = Topics::new(&device.mac, &client_id);
+    let session_id = tether::navien::session_id(&client_id);
+    plan.config.client_id = client_id.clone();
+    plan.config.outbox_path = None;
+    plan.config.periodic.clear();
+    plan.config.farewell.clear();
+    let mut end = Request::new(
+        &topics,
+        topics.session_end(),
+        &session_id,
+        &device.mac,
+        &device.additional_value,
+        command::SESSION_END,
+    );
+    end.response_topic = format!("cmd/{}/{client_id}/res/end", tether::navien::DEVICE_TYPE);
+    plan.config.farewell.push((
+        topics.session_end(),
+        serde_json::to_string(&end).map_err(|e| CliError::Runtime(e.to_string()))?,
+    ));
     let (handle, events) = Link::start_subscribed(plan.config, plan.credentials)?;
     Ok(DeviceLink {
         handle,
         events,
-        topics: Topics::new(&device.mac, &p.client_id),
-        session_id: tether::navien::session_id(&p.client_id),
+        topics,
+        session_id,
         device,
     })
 }

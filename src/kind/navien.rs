@@ -53,6 +53,10 @@ pub(super) fn plan(name: &str, profile: &Profile, ctx: &Context<'_>) -> Result<P
 fn link_config(name: &str, profile: &Profile, s: &NavienSettings, session: &Session, ctx: &Context<'_>) -> Result<LinkConfig, PlanError> {
     let mut c = LinkConfig::new(name, &format!("wss://{}:{}/mqtt", s.iot_host, s.iot_port))?;
     profile.apply_common(&mut c, name, ctx.paths);
+    // Clean sessions, as the reference client and AWS IoT's answer (session-present 0) have it:
+    // statuses are asked for again at every connect, and a control must not be replayed from a
+    // broker-side session past the outbox's age limit.
+    c.clean_session = true;
     // AWS IoT allows at most 1200 s.
     c.keepalive = c.keepalive.min(Duration::from_secs(1200));
     // A status reply is ~2.9 kB; well within the default, said here because AWS IoT's is 128 KiB.

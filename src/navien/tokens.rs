@@ -243,6 +243,12 @@ impl TokenSet {
         now >= self.jwt_received_at - CLOCK_STEP_BACK && now < after(self.jwt_received_at, self.jwt_lifetime)
     }
 
+    /// Whether the AWS keys are held and not yet expired (stale ones still sign a connect: the
+    /// cloud takes them until their expiry, and a renewal that fails must not keep MQTT down).
+    pub fn aws_live(&self, now: DateTime<Utc>) -> bool {
+        self.aws.is_some() && now >= self.aws_received_at - CLOCK_STEP_BACK && now < after(self.aws_received_at, self.aws_lifetime)
+    }
+
     /// When the renewal timer should fire and for what: the earlier half, never before `now`.
     /// `None` when nothing is ever due (lifetimes beyond the calendar).
     pub fn next_renewal(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Renewal)> {
@@ -382,6 +388,9 @@ pub fn fallback(need: Need, failed: Step, err: &RestError, set: Option<&TokenSet
         // Fatal: never retried with the same password (§2.1).
         RestError::BadCredentials { .. } => return None,
         RestError::Network { .. } | RestError::Timeout { .. } => return None,
+        // The server's trouble (5xx, 429): the password would fare no better, and sending it
+        // again and again through an outage is what a storm looks like. Retried later.
+        RestError::Server { .. } => return None,
         _ => {}
     }
     let secured_first = if set.is_some_and(|s| s.jwt_live(now)) {

@@ -5,8 +5,10 @@
 pub(crate) mod api;
 pub(crate) mod session;
 pub(crate) mod source;
+pub(crate) mod stored;
 
-pub use session::{TokenState, TOKENS_SECRET};
+pub use session::TokenState;
+pub use stored::{forget as forget_tokens, TOKENS_SECRET};
 
 use crate::config::TlsConfig;
 use crate::credentials::{account, CredentialError, SecretStore};
@@ -111,7 +113,7 @@ impl Account {
         }
         if let Some(t) = self.session.current() {
             let blob: SecretString = t.to_keychain_json();
-            to.set(&account(&self.profile, session::TOKENS_SECRET), &blob)?;
+            stored::save(to, &self.profile, &blob)?;
         }
         Ok(())
     }

@@ -11,8 +11,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 
-/// The keychain account of a profile's Navien tokens (beside its `password`).
-pub const TOKENS_SECRET: &str = "navien-tokens";
 /// Steps in one renewal, fallbacks included: the longest chain is refresh, session refresh,
 /// secured sign-in, password sign-in, then a refresh the sign-in's reply may still leave due.
 const MAX_STEPS: usize = 6;
@@ -149,11 +147,20 @@ impl Session {
         result
     }
 
-    async fn renew(&self, renewal: &mut Renewal, need: Need) -> Result<TokenSet, SessionError> {
+    async fn renew(&self, renewal: &mut Renewal, mut need: Need) -> Result<TokenSet, SessionError> {
         let mut set = self.current();
         let mut steps = tokens::plan(set.as_ref(), Utc::now(), need);
+        if !steps.is_empty() && renewal.loaded {
+            // Another process of this profile (a `tether navien` command beside the app) may
+            // have renewed meanwhile, and a cloud that rotates refresh tokens has then revoked
+            // ours: newer stored tokens are taken over before anything is sent.
+            if let Some(stored) = self.load().await.filter(|s| newer(s, set.as_ref())) {
+                *self.inner.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(stored.clone());
+                set = Some(stored);
+                steps = tokens::plan(set.as_ref(), Utc::now(), need);
+            }
+        }
         let mut taken = 0;
-        let mut changed = false;
         let outcome = loop {
             let Some(step) = steps.first().copied() else { break Ok(()) };
             steps.remove(0);
@@ -172,12 +179,18 @@ impl Session {
             };
             match merged {
                 Ok(new) => {
+                    // Kept at once, in memory and in the keychain: if this renewal is cancelled
+                    // later in its chain, a refresh token the cloud just rotated is not lost.
+                    *self.inner.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(new.clone());
+                    self.store(&new).await;
                     set = Some(new);
-                    changed = true;
                     self.count_renewal(step);
                     if matches!(step, Step::SecuredSignIn | Step::PasswordSignIn) {
-                        // A sign-in ends the renewal; whatever it left due is planned afresh.
+                        // A sign-in ends the renewal (it replaced what the failed step was for);
+                        // whatever it left due is planned afresh, as for a connect: re-planning
+                        // a deep renewal would force the refresh that just failed again.
                         steps = tokens::plan(set.as_ref(), Utc::now(), Need::Connect);
+                        need = Need::Connect;
                     }
                 }
                 Err(SessionError::Rest(e)) => match tokens::fallback(need, step, &e, set.as_ref(), Utc::now()) {
@@ -187,12 +200,6 @@ impl Session {
                 Err(other) => break Err(other),
             }
         };
-        if changed {
-            *self.inner.current.lock().unwrap_or_else(|p| p.into_inner()) = set.clone();
-            if let Some(s) = &set {
-                self.store(s).await;
-            }
-        }
         outcome?;
         set.ok_or(SessionError::NoPassword)
     }
@@ -258,19 +265,14 @@ impl Session {
     async fn password(&self) -> Result<Option<SecretString>, SessionError> {
         let store = self.inner.secrets.clone();
         let acct = account(&self.inner.profile, "password");
-        // Secret Service calls block on D-Bus: off the async workers.
-        let got = tokio::task::spawn_blocking(move || store.get(&acct))
-            .await
-            .map_err(|e| CredentialError::Access(e.to_string()))??;
-        Ok(got)
+        Ok(keychain(move || store.get(&acct)).await?)
     }
 
     /// The stored tokens; unreadable or absent ones mean a sign-in (said in the log, not fatal).
     async fn load(&self) -> Option<TokenSet> {
         let store = self.inner.secrets.clone();
-        let acct = account(&self.inner.profile, TOKENS_SECRET);
-        let got = tokio::task::spawn_blocking(move || store.get(&acct)).await.ok()?;
-        match got {
+        let profile = self.inner.profile.clone();
+        match keychain(move || super::stored::load(store.as_ref(), &profile)).await {
             Ok(Some(blob)) => match TokenSet::from_keychain_json(&blob) {
                 Ok(t) => Some(t),
                 Err(e) => {
@@ -289,10 +291,9 @@ impl Session {
     /// Keep the tokens for the next start. A failure costs a sign-in then, nothing now.
     async fn store(&self, set: &TokenSet) {
         let store = self.inner.secrets.clone();
-        let acct = account(&self.inner.profile, TOKENS_SECRET);
+        let profile = self.inner.profile.clone();
         let blob = set.to_keychain_json();
-        let r = tokio::task::spawn_blocking(move || store.set(&acct, &blob)).await;
-        if let Ok(Err(e)) | Err(e) = r.map_err(|e| CredentialError::Access(e.to_string())) {
+        if let Err(e) = keychain(move || super::stored::save(store.as_ref(), &profile, &blob)).await {
             tracing::warn!(profile = %self.inner.profile, error = %e, "the Navien tokens could not be stored; the next start signs in again");
         }
     }
@@ -310,6 +311,27 @@ impl Session {
             }
             other => Ok(other?),
         }
+    }
+}
+
+/// Whether `stored` was received after `held` (either half).
+fn newer(stored: &TokenSet, held: Option<&TokenSet>) -> bool {
+    held.is_none_or(|h| stored.jwt_received_at > h.jwt_received_at || stored.aws_received_at > h.aws_received_at)
+}
+
+/// How long one keychain call may take: an unlock prompt nobody answers must not hold the
+/// renewal lock (and every connect behind it) for ever.
+const KEYCHAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A keychain call, off the async workers (Secret Service calls block on D-Bus), bounded.
+async fn keychain<T: Send + 'static>(f: impl FnOnce() -> Result<T, CredentialError> + Send + 'static) -> Result<T, CredentialError> {
+    match tokio::time::timeout(KEYCHAIN_WAIT, tokio::task::spawn_blocking(f)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(CredentialError::Access(e.to_string())),
+        Err(_) => Err(CredentialError::Access(format!(
+            "the keychain did not answer within {} s",
+            KEYCHAIN_WAIT.as_secs()
+        ))),
     }
 }
 

@@ -2,7 +2,7 @@
 //! the upgrade signer (a fresh SigV4 presign for every connect attempt) and the renewal timer
 //! (the JWT and the AWS credentials renewed before they go stale, while connected too).
 
-use super::session::Session;
+use super::session::{Session, SessionError};
 use crate::config::UpgradeSigner;
 use crate::credentials::{BoxFuture, CredentialError, CredentialSource, Credentials};
 use crate::navien::sigv4::{self, AwsCredentials, Presign, SignedHeaders};
@@ -14,11 +14,23 @@ use tokio_util::sync::CancellationToken;
 /// AWS IoT's region and the SigV4 service name of its WebSocket endpoint (§3.3).
 pub(crate) const REGION: &str = "us-east-1";
 pub(crate) const SERVICE: &str = "iotdevicegateway";
-/// How long a connect attempt may wait for a renewal before it goes out unsigned (and is refused
-/// with a 403, which the link treats as refused credentials).
-const SIGN_WAIT: Duration = Duration::from_secs(30);
-/// After a failed timed renewal, the next try: soon, but never a storm.
+/// How long a connect attempt that holds no unexpired keys may wait for a renewal before it goes
+/// out unsigned (and is refused with a 403, which the link treats as refused credentials): under
+/// the attempt's connect timeout, which rumqttc runs this inside.
+const SIGN_WAIT: Duration = Duration::from_secs(8);
+/// After the first failed timed renewal, the next try; doubled after each further failure, up
+/// to [`RETRY_CAP`]: soon, but never a storm, and a parked link's timer grows quiet.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+const RETRY_CAP: Duration = Duration::from_secs(600);
+/// One timed renewal, its whole chain, at most.
+const RENEWAL_WAIT: Duration = Duration::from_secs(120);
+
+/// The wait after `failures` failed timed renewals in a row.
+fn retry_after(failures: u32) -> Duration {
+    RETRY_AFTER_FAILURE
+        .saturating_mul(1 << failures.saturating_sub(1).min(8))
+        .min(RETRY_CAP)
+}
 /// The user name AWS IoT expects to see (an SDK metrics string; the broker ignores it).
 const MQTT_USERNAME: &str = concat!("?SDK=Tether&Version=", env!("CARGO_PKG_VERSION"));
 
@@ -48,7 +60,15 @@ impl Drop for NavienSource {
 impl CredentialSource for NavienSource {
     fn credentials(&self) -> BoxFuture<'_, Result<Credentials, CredentialError>> {
         Box::pin(async move {
-            self.session.ensure(Need::Connect).await?;
+            match self.session.ensure(Need::Connect).await {
+                Ok(_) => {}
+                // MQTT needs only unexpired AWS keys: a renewal the cloud cannot do right now
+                // (an outage, a JWT refresh failing) must not keep a working link down.
+                Err(SessionError::Rest(e)) if self.session.current().is_some_and(|t| t.aws_live(Utc::now())) => {
+                    tracing::warn!(error = %e, "token renewal failed; connecting with the AWS keys still held");
+                }
+                Err(e) => return Err(e.into()),
+            }
             // Authentication happened at the WebSocket upgrade: a user name and no password.
             Ok(Credentials {
                 username: Some(MQTT_USERNAME.to_string()),
@@ -90,16 +110,22 @@ impl UpgradeSigner for Presigner {
 }
 
 async fn presign(session: &Session, mut req: http::Request<()>) -> http::Request<()> {
-    let tokens = match tokio::time::timeout(SIGN_WAIT, session.ensure(Need::Connect)).await {
-        Ok(Ok(t)) => t,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "no AWS credentials for the connect attempt; it will be refused");
-            return req;
-        }
-        Err(_) => {
-            tracing::warn!("the token renewal took over 30 s; the connect attempt goes out unsigned");
-            return req;
-        }
+    // This runs inside the connect attempt's own time limit: sign with the keys held whenever
+    // they are unexpired (the timer renews them ahead of time), and renew here only without any.
+    let held = session.current().filter(|t| t.aws_live(Utc::now()));
+    let tokens = match held {
+        Some(t) => t,
+        None => match tokio::time::timeout(SIGN_WAIT, session.ensure(Need::Connect)).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "no AWS credentials for the connect attempt; it will be refused");
+                return req;
+            }
+            Err(_) => {
+                tracing::warn!("the token renewal took too long; the connect attempt goes out unsigned");
+                return req;
+            }
+        },
     };
     let Some(aws) = tokens.aws else { return req };
     // Sign the Host the WebSocket stack will send: it set the header from the URL already.
@@ -137,6 +163,7 @@ async fn presign(session: &Session, mut req: http::Request<()>) -> http::Request
 async fn renew_on_time(session: Session, stop: CancellationToken) {
     // Nothing is held before the first connect has loaded or fetched the tokens.
     let mut wait = Duration::from_secs(1);
+    let mut failures = 0u32;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -151,12 +178,35 @@ async fn renew_on_time(session: Session, stop: CancellationToken) {
             wait = (at - now).to_std().unwrap_or(Duration::from_secs(1)).max(Duration::from_millis(50));
             continue;
         }
-        wait = match session.ensure(Need::Proactive).await {
-            Ok(_) => Duration::from_millis(50),
-            Err(e) => {
-                tracing::warn!(error = %e, "timed token renewal failed; trying again in 30 s");
-                RETRY_AFTER_FAILURE
+        wait = match tokio::time::timeout(RENEWAL_WAIT, session.ensure(Need::Proactive)).await {
+            Ok(Ok(_)) => {
+                failures = 0;
+                // At least a second: a cloud that issued a lifetime of 0 must not be asked again
+                // twenty times a second.
+                Duration::from_secs(1)
+            }
+            Ok(Err(e)) => {
+                failures += 1;
+                let next = retry_after(failures);
+                tracing::warn!(error = %e, "timed token renewal failed; trying again in {} s", next.as_secs());
+                next
+            }
+            Err(_) => {
+                failures += 1;
+                retry_after(failures)
             }
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_timed_renewals_back_off_to_ten_minutes() {
+        let waits: Vec<u64> = (1..=8).map(|n| retry_after(n).as_secs()).collect();
+        assert_eq!(waits, vec![30, 60, 120, 240, 480, 600, 600, 600]);
+        assert_eq!(retry_after(u32::MAX), RETRY_CAP);
     }
 }
