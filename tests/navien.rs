@@ -272,8 +272,11 @@ async fn a_refused_jwt_refresh_falls_back_to_the_password() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_connection_limit_reconnects_at_once_with_a_fresh_signature_and_no_notification() {
+    // AWS keys of 4 s (renewed at 2 s), connections closed at 5 s: a reconnect that reused the
+    // first presigned URL would carry a key expired at 4 s and be refused (403).
     let opts = CloudOptions {
-        connection_limit: Some(Duration::from_secs(3)),
+        connection_limit: Some(Duration::from_secs(5)),
+        aws_lifetime: Duration::from_secs(4),
         ..CloudOptions::default()
     };
     let rig = rig(opts, PASSWORD).await;
@@ -460,5 +463,27 @@ async fn a_graceful_stop_ends_the_session_with_each_device_and_never_queues_it()
     assert_eq!(ends, 1, "one st/end, from the stop");
     h.stop().await;
     obs.stop().await;
+    rig.cloud.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_through_a_due_renewal_is_waited_out_not_met_with_the_password() {
+    let opts = CloudOptions {
+        jwt_lifetime: Duration::from_secs(4),
+        aws_lifetime: Duration::from_secs(4),
+        ..CloudOptions::default()
+    };
+    let rig = rig(opts, PASSWORD).await;
+    let (h, mut ev) = rig.start();
+    ev.wait_name("connected", Duration::from_secs(20)).await;
+    // REST answers 503 and MQTT is refused for 6 s: both renewals fall due inside it.
+    rig.cloud.outage(Duration::from_secs(6));
+    ev.wait_name("connection_interrupted", Duration::from_secs(10)).await;
+    ev.wait_for("connected after the outage", Duration::from_secs(40), |k| {
+        matches!(k, EventKind::Connected { .. })
+    })
+    .await;
+    assert_eq!(rig.stat("password_sign_ins"), 1, "the outage was waited out: {}", rig.cloud.stats());
+    h.stop().await;
     rig.cloud.stop().await;
 }

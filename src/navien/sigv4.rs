@@ -129,8 +129,8 @@ pub(crate) fn encode(s: &str) -> String {
     out
 }
 
-/// Decodes `%XX` escapes. `+` stays `+`: this is RFC 3986, not form encoding, and a signer that
-/// meant a space would have written `%20`.
+/// Decodes `%XX` escapes, and `+` as a space: a correct signer writes `%2B` and `%20`, so only a
+/// client that did not encode is affected, and it is refused as AWS refuses it.
 fn decode(s: &str) -> Result<String, VerifyError> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -146,7 +146,9 @@ fn decode(s: &str) -> Result<String, VerifyError> {
             }
             i += 3;
         } else {
-            out.push(bytes[i]);
+            // As AWS reads a query: a raw `+` is a space. A client that sends the session token
+            // (which holds `+`) unencoded is then refused, as it would be by the real cloud.
+            out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
             i += 1;
         }
     }

@@ -189,8 +189,8 @@ fn encoding_escapes_slash_semicolon_plus_equals_space_and_keeps_tilde() {
 }
 
 #[test]
-fn decoding_undoes_encoding_and_leaves_plus_alone() {
-    assert_eq!(decode("%2F%3b+~%C3%A9").as_deref(), Ok("/;+~é"));
+fn decoding_undoes_encoding_and_reads_plus_as_a_space() {
+    assert_eq!(decode("%2F%3b+~%C3%A9%2B").as_deref(), Ok("/; ~é+"));
     for bad in ["%", "%4", "%G1", "a%zz", "%FF"] {
         assert_eq!(decode(bad), Err(VerifyError::BadEscape), "{bad}");
     }
@@ -285,6 +285,15 @@ fn rejects_a_wrong_token() {
     let (query, host) = vector_query(0);
     let wrong = query.replace(ENCODED_TOKEN, "X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLE%2B%2Ftoken%3D");
     assert_eq!(verify_with(&wrong, host, at(), &known), Err(VerifyError::WrongToken(AKID.into())));
+}
+
+#[test]
+fn rejects_a_token_sent_without_percent_encoding() {
+    // A client that forgets to encode the token sends its `+` raw; AWS reads that as a space, so
+    // the token no longer matches. The emulator must catch this client bug too.
+    let (query, host) = vector_query(0);
+    let raw = query.replace(ENCODED_TOKEN, "X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLE+/token==");
+    assert!(verify_with(&raw, host, at(), &known).is_err(), "{raw}");
 }
 
 #[test]
