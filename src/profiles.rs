@@ -159,10 +159,19 @@ impl Profile {
     pub fn mqtt(url: &str) -> Result<Self, ConfigError> {
         let parsed = BrokerUrl::parse(url)?;
         Ok(Self {
-            kind: ProfileKind::Mqtt,
             url: Some(url.to_string()),
-            client_id: generate_client_id(),
             username: parsed.username,
+            ..Self::base(ProfileKind::Mqtt, generate_client_id())
+        })
+    }
+
+    /// A profile of `kind` with the design's defaults and nothing kind-specific set.
+    pub fn base(kind: ProfileKind, client_id: String) -> Self {
+        Self {
+            kind,
+            url: None,
+            client_id,
+            username: None,
             email: None,
             clean_session: false,
             keepalive: default_keepalive(),
@@ -174,7 +183,7 @@ impl Profile {
             outbox: OutboxConfig::default(),
             tls: TlsConfig::default(),
             navien: None,
-        })
+        }
     }
 
     /// A new Navien profile for the account `email`, with the cloud's own client id format and
@@ -188,21 +197,10 @@ impl Profile {
             ..RecoveryPolicy::default()
         };
         Ok(Self {
-            kind: ProfileKind::Navien,
-            url: None,
-            client_id: format!("navien-client-{:08x}", rand::random::<u32>()),
-            username: None,
             email: Some(email.to_string()),
-            clean_session: false,
-            keepalive: default_keepalive(),
-            max_packet_size: None,
-            subscriptions: Vec::new(),
-            periodic: Vec::new(),
-            reconnect: ReconnectPolicy::default(),
             recovery,
-            outbox: OutboxConfig::default(),
-            tls: TlsConfig::default(),
             navien: Some(settings),
+            ..Self::base(ProfileKind::Navien, format!("navien-client-{:08x}", rand::random::<u32>()))
         })
     }
 

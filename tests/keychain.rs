@@ -11,7 +11,7 @@ use common::dbus::SecretService;
 use common::*;
 use secrecy::{ExposeSecret, SecretString};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use tether::credentials::{account, OsKeychain, SecretStore};
 
 fn tether(home: &Path, bus: &str) -> Command {
@@ -20,18 +20,6 @@ fn tether(home: &Path, bus: &str) -> Command {
         .env("TETHER_DATA_DIR", home.join("data"))
         .env("DBUS_SESSION_BUS_ADDRESS", bus);
     c
-}
-
-fn run_with_stdin(mut c: Command, input: &str) -> std::process::Output {
-    use std::io::Write;
-    let mut child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[test]

@@ -91,6 +91,13 @@ impl Rig {
         (h, Events { rx, seen: Vec::new() })
     }
 
+    /// The link, started and connected.
+    async fn connected(&self) -> (LinkHandle, Events) {
+        let (h, mut ev) = self.start();
+        ev.wait_name("connected", Duration::from_secs(20)).await;
+        (h, ev)
+    }
+
     fn stat(&self, path: &str) -> u64 {
         let s = self.cloud.stats();
         let v = path.split('.').fold(&s, |v, k| &v[k]);
@@ -108,6 +115,15 @@ impl Rig {
     fn request(&self, topic: String, code: u32) -> String {
         let sid = tether::navien::session_id(&self.profile.client_id);
         serde_json::to_string(&Request::new(&self.topics(), topic, &sid, MAC, "5322", code)).unwrap()
+    }
+}
+
+/// The emulator with short token lifetimes, in seconds.
+fn lifetimes(jwt: u64, aws: u64) -> CloudOptions {
+    CloudOptions {
+        jwt_lifetime: Duration::from_secs(jwt),
+        aws_lifetime: Duration::from_secs(aws),
+        ..CloudOptions::default()
     }
 }
 
@@ -157,8 +173,7 @@ async fn a_wrong_password_is_auth_rejected_after_one_sign_in_attempt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn it_signs_in_connects_over_wss_reads_a_status_and_a_setpoint_is_confirmed() {
     let rig = rig(CloudOptions::default(), PASSWORD).await;
-    let (h, mut ev) = rig.start();
-    ev.wait_name("connected", Duration::from_secs(20)).await;
+    let (h, mut ev) = rig.connected().await;
     // The status request at connect is answered with a full status.
     let st = ev.wait_for("a status", Duration::from_secs(10), is_status).await;
     let status = reply(&st.kind).unwrap()["response"]["status"].clone();
@@ -194,14 +209,9 @@ async fn it_signs_in_connects_over_wss_reads_a_status_and_a_setpoint_is_confirme
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_are_renewed_on_a_timer_before_they_expire_without_a_reconnect() {
     // Lifetimes of 6 s: renewed at half of that, so within 10 s each is renewed at least once.
-    let opts = CloudOptions {
-        jwt_lifetime: Duration::from_secs(6),
-        aws_lifetime: Duration::from_secs(6),
-        ..CloudOptions::default()
-    };
+    let opts = lifetimes(6, 6);
     let rig = rig(opts, PASSWORD).await;
-    let (h, mut ev) = rig.start();
-    ev.wait_name("connected", Duration::from_secs(20)).await;
+    let (h, mut ev) = rig.connected().await;
     ev.drain_for(Duration::from_secs(10)).await;
     assert!(rig.calls("/auth/refresh") >= 1, "{}", rig.cloud.stats());
     assert!(rig.calls("/auth/session/refresh") >= 1, "{}", rig.cloud.stats());
@@ -214,17 +224,12 @@ async fn tokens_are_renewed_on_a_timer_before_they_expire_without_a_reconnect() 
 
 /// The AWS credentials go stale (the JWT does not); `refuse` makes the emulator turn a step away.
 async fn aws_renewal_with(refused: &[&str]) -> Rig {
-    let opts = CloudOptions {
-        jwt_lifetime: Duration::from_secs(3600),
-        aws_lifetime: Duration::from_secs(4),
-        ..CloudOptions::default()
-    };
+    let opts = lifetimes(3600, 4);
     let rig = rig(opts, PASSWORD).await;
     for step in refused {
         rig.cloud.refuse(step, true).unwrap();
     }
-    let (h, mut ev) = rig.start();
-    ev.wait_name("connected", Duration::from_secs(20)).await;
+    let (h, mut ev) = rig.connected().await;
     ev.drain_for(Duration::from_secs(5)).await;
     assert_eq!(ev.count("connected"), 1, "renewed while connected: {:?}", ev.names());
     h.stop().await;
@@ -253,15 +258,10 @@ async fn aws_credentials_are_renewed_in_the_protocols_order_each_fallback_in_tur
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_jwt_refresh_falls_back_to_the_password() {
-    let opts = CloudOptions {
-        jwt_lifetime: Duration::from_secs(4),
-        aws_lifetime: Duration::from_secs(3600),
-        ..CloudOptions::default()
-    };
+    let opts = lifetimes(4, 3600);
     let rig = rig(opts, PASSWORD).await;
     rig.cloud.refuse("refresh", true).unwrap();
-    let (h, mut ev) = rig.start();
-    ev.wait_name("connected", Duration::from_secs(20)).await;
+    let (h, mut ev) = rig.connected().await;
     ev.drain_for(Duration::from_secs(5)).await;
     assert!(rig.calls("/auth/refresh") >= 1, "{}", rig.cloud.stats());
     assert!(rig.stat("password_sign_ins") >= 2, "{}", rig.cloud.stats());
@@ -280,8 +280,7 @@ async fn the_connection_limit_reconnects_at_once_with_a_fresh_signature_and_no_n
         ..CloudOptions::default()
     };
     let rig = rig(opts, PASSWORD).await;
-    let (h, mut ev) = rig.start();
-    ev.wait_name("connected", Duration::from_secs(20)).await;
+    let (h, mut ev) = rig.connected().await;
     ev.wait_for("a second connection", Duration::from_secs(15), |k| {
         matches!(k, EventKind::Connected { .. })
     })
@@ -308,8 +307,7 @@ async fn the_connection_limit_reconnects_at_once_with_a_fresh_signature_and_no_n
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drop_and_outage_are_recovered_from_with_the_subscriptions_live_again() {
     let rig = rig(CloudOptions::default(), PASSWORD).await;
-    let (h, mut ev) = rig.start();
-    ev.wait_name("connected", Duration::from_secs(20)).await;
+    let (h, mut ev) = rig.connected().await;
     ev.wait_for("a status", Duration::from_secs(10), is_status).await;
     let t = rig.topics();
     for fault in ["drop", "outage"] {
@@ -343,8 +341,7 @@ async fn drop_and_outage_are_recovered_from_with_the_subscriptions_live_again() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expire_is_met_by_a_renewal_not_a_storm() {
     let rig = rig(CloudOptions::default(), PASSWORD).await;
-    let (h, mut ev) = rig.start();
-    ev.wait_name("connected", Duration::from_secs(20)).await;
+    let (h, mut ev) = rig.connected().await;
     // Every token and key revoked, then the connection dropped: the next upgrade is refused (403)
     // with the old signature, the link renews (the refresh token is revoked too: secured sign-in,
     // then the password) and connects.
@@ -468,14 +465,9 @@ async fn a_graceful_stop_ends_the_session_with_each_device_and_never_queues_it()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_through_a_due_renewal_is_waited_out_not_met_with_the_password() {
-    let opts = CloudOptions {
-        jwt_lifetime: Duration::from_secs(4),
-        aws_lifetime: Duration::from_secs(4),
-        ..CloudOptions::default()
-    };
+    let opts = lifetimes(4, 4);
     let rig = rig(opts, PASSWORD).await;
-    let (h, mut ev) = rig.start();
-    ev.wait_name("connected", Duration::from_secs(20)).await;
+    let (h, mut ev) = rig.connected().await;
     // REST answers 503 and MQTT is refused for 6 s: both renewals fall due inside it.
     rig.cloud.outage(Duration::from_secs(6));
     ev.wait_name("connection_interrupted", Duration::from_secs(10)).await;

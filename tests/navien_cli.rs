@@ -6,6 +6,7 @@
 mod common;
 
 use common::dbus::SecretService;
+use common::run_with_stdin;
 use serde_json::Value;
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -24,18 +25,7 @@ fn tether(home: &Path, bus: &str) -> Command {
 fn tether_run(home: &Path, bus: &str, args: &[&str]) -> Output {
     let mut c = tether(home, bus);
     c.args(args);
-    run(c, "")
-}
-
-fn run(mut c: Command, input: &str) -> Output {
-    let mut child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+    run_with_stdin(c, "")
 }
 
 /// `tether navien-cloud` in the background: its start line, and its stdin for commands.
@@ -110,7 +100,7 @@ fn a_navien_profile_from_the_cli_reads_and_sets_the_heater_and_resumes_with_stor
             .args(["--iot-port", &info["mqtt_port"].to_string()])
             .arg("--ca-file")
             .arg(info["ca_file"].as_str().unwrap());
-        run(c, &format!("{password}\n"))
+        run_with_stdin(c, &format!("{password}\n"))
     };
 
     // A wrong password: refused (exit 4), nothing saved, one sign-in.
@@ -138,7 +128,7 @@ fn a_navien_profile_from_the_cli_reads_and_sets_the_heater_and_resumes_with_stor
     // Traced to the last line, the presigned URL (session token, signature) is not in the log.
     let mut c = tether(home.path(), &ss.address);
     c.env("TETHER_LOG", "trace").args(["navien", "status", "home"]);
-    let traced = run(c, "");
+    let traced = run_with_stdin(c, "");
     assert!(traced.status.success(), "{}", String::from_utf8_lossy(&traced.stderr));
     let log = String::from_utf8_lossy(&traced.stderr);
     assert!(log.len() > 1000, "trace logging is on: {log}");

@@ -24,21 +24,8 @@ impl From<&Demo> for Endpoint {
 /// that lets the user change the demo's policies applies them to the plan.
 pub fn profile() -> Profile {
     Profile {
-        kind: ProfileKind::Demo,
-        url: None,
-        client_id: crate::demo::DEMO_CLIENT_ID.to_string(),
-        username: None,
-        email: None,
-        clean_session: false,
         keepalive: Duration::from_secs(5),
-        max_packet_size: None,
-        subscriptions: Vec::new(),
-        periodic: Vec::new(),
-        reconnect: Default::default(),
-        recovery: Default::default(),
-        outbox: Default::default(),
-        tls: Default::default(),
-        navien: None,
+        ..Profile::base(ProfileKind::Demo, crate::demo::DEMO_CLIENT_ID.to_string())
     }
 }
 

@@ -73,6 +73,22 @@ pub fn tether_cli(home: &std::path::Path) -> std::process::Command {
     c
 }
 
+/// Run `c` with `input` on its stdin; its output once it has exited.
+pub fn run_with_stdin(mut c: std::process::Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).expect("stdin written");
+    }
+    child.wait_with_output().expect("the command ends")
+}
+
 /// Each line once, at its first arrival, in order (at least once allows repeats).
 pub fn first_arrivals(lines: &[String]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
