@@ -26,8 +26,9 @@
 //!   files and each profile's outbox live.
 //! - [`triggers`]: OS signals that beat any timer: network back, wake from sleep.
 //! - [`navien`]: the Navien NWP500 message shapes (topics, commands, envelopes, status).
-//! - [`demo`]: the embedded demo: rumqttd, a simulated water heater, a fault switch (on
-//!   [`demo::proxy`], a TCP proxy that misbehaves on demand, which the tests use too).
+//! - [`demo`]: the embedded demo: the Navien cloud emulator with its demo account and heater,
+//!   and a fault switch (the cloud's own switches, and [`demo::proxy`], a TCP proxy that
+//!   misbehaves on demand, which the tests use too).
 
 pub mod config;
 pub mod credentials;

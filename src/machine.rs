@@ -100,6 +100,13 @@ impl Machine {
         *self = Self::new(self.reconnect.clone(), self.recovery.clone());
     }
 
+    /// CONNACK: the credentials worked, so a later refusal may be answered with one more
+    /// renewal (each renewal needs a successful connect in between, and the reconnects between
+    /// still climb the backoff). Nothing else resets before the connection holds.
+    pub fn on_connected(&mut self) {
+        self.auth_refreshed = false;
+    }
+
     /// Retry now, network back, wake: an attempt at once, and the backoff starts over.
     pub fn on_trigger(&mut self) {
         self.phase = Phase::Tier1;
@@ -421,6 +428,28 @@ mod tests {
         let mut m = machine(RecoveryStrategy::Backoff, 10, 10);
         assert_eq!(m.on_failure(FailureKind::Auth, true, 0.0), Decision::RefreshAndRetry);
         assert_eq!(m.on_failure(FailureKind::Auth, true, 0.0), Decision::AuthRejected);
+    }
+
+    /// Found by app/tests/navien.rs: credentials renewed, connected with them, revoked again
+    /// before the connection counted as stable: the second refusal was taken for a failed
+    /// renewal (auth_rejected) although the renewal had worked.
+    #[test]
+    fn a_connect_with_renewed_credentials_allows_one_more_renewal_and_the_backoff_still_climbs() {
+        let mut m = machine(RecoveryStrategy::Backoff, 10, 10);
+        assert_eq!(m.on_failure(FailureKind::Auth, true, 0.0), Decision::RefreshAndRetry);
+        m.on_connected();
+        assert!(matches!(
+            m.on_failure(FailureKind::Retryable, true, 0.0),
+            Decision::Reconnect { attempt: 1, .. }
+        ));
+        assert_eq!(m.on_failure(FailureKind::Auth, true, 0.0), Decision::RefreshAndRetry);
+        assert_eq!(m.on_failure(FailureKind::Auth, true, 0.0), Decision::AuthRejected);
+        m.on_connected();
+        // Not a reset of the schedule: a broker that accepts and drops at once still backs off.
+        assert!(matches!(
+            m.on_failure(FailureKind::Retryable, true, 0.0),
+            Decision::Reconnect { attempt: 2, .. }
+        ));
     }
 
     #[test]

@@ -246,10 +246,28 @@ fn tether_demo_runs_the_heater_and_its_fault_switch_headless() {
         v.iter()
             .any(|e| e["event"] == "message" && e["payload"].as_str().is_some_and(|p| p.contains("\"dhwTemperatureSetting\":109")))
     });
+    let count = |v: &[serde_json::Value], name: &str| v.iter().filter(|e| e["event"] == name).count();
     w.type_line("refuse");
     w.wait_event("auth_rejected", Duration::from_secs(10));
     w.type_line("accept");
     w.wait_event("recovered", Duration::from_secs(10));
+    // Revoked tokens: the reconnect is refused, the link renews them and connects again.
+    let connects = count(&w.events(), "connected");
+    w.type_line("expire");
+    w.wait("a reconnect after the tokens were revoked", Duration::from_secs(20), |v| {
+        count(v, "connected") > connects
+    });
+    assert_eq!(count(&w.events(), "auth_rejected"), 1, "a renewal, not a refusal");
+    // A changed password: refused once, not retried; `accept` enters the new one.
+    w.type_line("password");
+    w.wait("auth_rejected after the password changed", Duration::from_secs(20), |v| {
+        count(v, "auth_rejected") == 2
+    });
+    let recovered = count(&w.events(), "recovered");
+    w.type_line("accept");
+    w.wait("recovered with the new password", Duration::from_secs(20), |v| {
+        count(v, "recovered") > recovered
+    });
     w.type_line("quit");
     assert_eq!(w.wait_exit(Duration::from_secs(10)), 0);
 }

@@ -2,6 +2,7 @@
 //! batched UI updates (at most ~10 a second however fast messages arrive), the device card, the
 //! tray, and notifications. GUI-free: the shell plugs in through [`Sink`], tests plug in their own.
 
+use crate::devices::{Devices, Seen};
 use crate::ipc::DeviceStatus;
 use crate::present::batch::{Batch, Batcher, Limits};
 use crate::present::notify::{Notification, NotifyPolicy, NotifySettings};
@@ -16,7 +17,7 @@ use tokio::task::JoinHandle;
 
 /// App event with a [`Batch`], at most ~10 a second.
 pub const UPDATE_EVENT: &str = "link-update";
-/// App event with a [`DeviceStatus`], when the water heater replies.
+/// App event with a [`DeviceStatus`] (it names its device), when a water heater replies.
 pub const DEVICE_EVENT: &str = "device-status";
 
 /// Where the bridge's output goes (the Tauri app in the shell).
@@ -31,19 +32,11 @@ pub trait Sink: Send + Sync + 'static {
     fn notify(&self, n: &Notification);
 }
 
-/// The last device status, kept for a window that opens later.
-pub type DeviceSlot = Arc<Mutex<Option<DeviceStatus>>>;
-
 /// The latest link events (messages aside), oldest first, for a window that opens later.
 pub type RecentEvents = Arc<Mutex<VecDeque<LinkEvent>>>;
 
 /// How many events a newly opened window gets.
 pub const RECENT_EVENTS: usize = 100;
-
-/// Whether a message is a Navien status reply (`cmd/<type>/<device>/<client>/res...`).
-fn is_device_reply(topic: &str) -> bool {
-    topic.starts_with("cmd/") && topic.contains("/res")
-}
 
 pub fn spawn(
     sink: Arc<dyn Sink>,
@@ -51,7 +44,7 @@ pub fn spawn(
     mut rx: Consumer,
     profile: String,
     mut notify_settings: watch::Receiver<NotifySettings>,
-    device: DeviceSlot,
+    devices: Arc<Devices>,
     recent: RecentEvents,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -82,26 +75,19 @@ pub fn spawn(
                             r.push_back(ev.clone());
                         }
                         if let EventKind::Message { topic, payload, .. } = &ev.kind {
-                            if is_device_reply(topic) {
-                                match tether::navien::decode_status(payload) {
-                                    Ok(s) => {
-                                        let d = DeviceStatus::from_status(&s, ev.ts);
-                                        // The slot first: a window that asks for the overview
-                                        // after this event went out must find the status there.
-                                        *device.lock().unwrap_or_else(|p| p.into_inner()) = Some(d.clone());
-                                        sink.device(&d);
-                                    }
-                                    // A malformed reply is skipped; the link goes on. Logged at most once
-                                    // a minute, with a count: a broken device must not fill the log.
-                                    Err(e) => {
-                                        bad_replies += 1;
-                                        if last_bad_warn.is_none_or(|t: tokio::time::Instant| now.duration_since(t) >= Duration::from_secs(60)) {
-                                            last_bad_warn = Some(now);
-                                            tracing::warn!(%topic, error = %e, skipped = bad_replies, "skipped device replies that do not decode");
-                                            bad_replies = 0;
-                                        }
+                            match devices.on_message(topic, payload, ev.ts) {
+                                Seen::Status(d) => sink.device(&d),
+                                // A malformed reply is skipped; the link goes on. Logged at most once
+                                // a minute, with a count: a broken device must not fill the log.
+                                Seen::Bad(e) => {
+                                    bad_replies += 1;
+                                    if last_bad_warn.is_none_or(|t: tokio::time::Instant| now.duration_since(t) >= Duration::from_secs(60)) {
+                                        last_bad_warn = Some(now);
+                                        tracing::warn!(%topic, error = %e, skipped = bad_replies, "skipped device replies that do not decode");
+                                        bad_replies = 0;
                                     }
                                 }
+                                Seen::Features | Seen::Other => {}
                             }
                         }
                         batcher.push(ev, now);
@@ -151,13 +137,5 @@ mod tests {
     fn a_full_ui_batch_fits_one_line_to_the_window() {
         // The batch's own cap, with room for the event envelope and escaping of the line.
         assert!(Limits::default().max_bytes * 2 <= crate::wire::MAX_LINE);
-    }
-
-    #[test]
-    fn device_replies_are_recognised_by_topic() {
-        assert!(is_device_reply("cmd/52/navilink-04786332fca0/navien-client-tetherdemo/res"));
-        assert!(is_device_reply("cmd/52/navilink-04786332fca0/navien-client-x/res/did"));
-        assert!(!is_device_reply("cmd/52/navilink-04786332fca0/st"));
-        assert!(!is_device_reply("sensors/res"));
     }
 }

@@ -2,7 +2,12 @@
 //! profile file, secrets, settings and the demo's fault switch. The shell's commands are one-line
 //! adapters onto this, and the app's integration tests drive it directly.
 
-use crate::bridge::{self, DeviceSlot, RecentEvents, Sink};
+mod device_ops;
+mod navien_form;
+mod profile_form;
+
+use crate::bridge::{self, RecentEvents, Sink};
+use crate::devices::Devices;
 use crate::ipc::*;
 use crate::present::notify::NotifySettings;
 use crate::settings::{AppSettings, SettingsFile};
@@ -10,15 +15,13 @@ use crate::vault::Vault;
 use secrecy::SecretString;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tether::config::{validate_filter, BrokerUrl, Subscription};
-use tether::credentials::{CredentialError, CredentialSource, SecretStore};
+use tether::credentials::{CredentialError, SecretStore};
 use tether::demo::Demo;
-use tether::diagnostics::Diagnostics;
-use tether::handle::{PublishOutcome, Trigger};
-use tether::kind::{self, Context, PlanError};
+use tether::handle::Trigger;
+use tether::kind::{self, Context, Plan, PlanError, TokenReport};
 use tether::policy::{ReconnectPolicy, RecoveryPolicy};
-use tether::profiles::{validate_name, Paths, Profile, ProfileError, ProfileStore};
-use tether::{Link, LinkConfig, LinkHandle};
+use tether::profiles::{Paths, ProfileError, ProfileStore};
+use tether::{Link, LinkHandle};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -35,7 +38,11 @@ struct Active {
     profile: Option<String>,
     link: LinkHandle,
     bridge: JoinHandle<()>,
-    device: DeviceSlot,
+    devices: Arc<Devices>,
+    /// How the cloud account's tokens stand (a Navien profile, the demo).
+    tokens: Option<Arc<dyn TokenReport>>,
+    /// How long a command waits in the outbox while offline before it expires.
+    outbox_max_age: Duration,
     recent: RecentEvents,
     reconnect: ReconnectPolicy,
     recovery: RecoveryPolicy,
@@ -61,6 +68,9 @@ pub struct Controller {
     /// What went wrong at start (a malformed profile file, a profile that could not start): the
     /// window shows it, the demo runs meanwhile.
     problem: Mutex<Option<String>>,
+    /// A Navien account signed in by the profile form, waiting for the user to pick devices:
+    /// its password and tokens are in memory until the profile is saved.
+    pending_navien: Mutex<Option<navien_form::Pending>>,
     /// The link the OS triggers (network back, wake) go to: the active one, which changes with
     /// the profile, while the trigger source lives as long as the process.
     trigger_target: watch::Sender<Option<LinkHandle>>,
@@ -109,6 +119,7 @@ impl Controller {
             demo_policy: Mutex::new(None),
             ops: tokio::sync::Mutex::new(()),
             problem: Mutex::new(None),
+            pending_navien: Mutex::new(None),
             trigger_target: watch::channel(None).0,
             triggers: CancellationToken::new(),
         }
@@ -159,11 +170,11 @@ impl Controller {
         self.active.lock().await.as_ref().map(|a| a.link.clone())
     }
 
-    /// The link config and credentials of `profile` (`None`: the demo), validated, before the
-    /// running link is touched: a bad profile never takes the current link down.
-    async fn prepare(&self, profile: Option<&str>) -> Result<(LinkConfig, Arc<dyn CredentialSource>), UiError> {
+    /// The link plan of `profile` (`None`: the demo), validated, before the running link is
+    /// touched: a bad profile never takes the current link down.
+    async fn prepare(&self, profile: Option<&str>) -> Result<Plan, UiError> {
         let secrets: Option<Arc<dyn SecretStore>> = Some(self.vault.clone());
-        let plan = match profile {
+        match profile {
             Some(name) => {
                 let p = self.store.get(name).map_err(profiles_error)?;
                 kind::plan(
@@ -187,7 +198,7 @@ impl Controller {
                 let ctx = Context {
                     paths: &self.paths,
                     secrets,
-                    demo: Some(d.into()),
+                    demo: Some(d.endpoint()),
                 };
                 kind::plan(DEMO, &kind::demo::profile(), &ctx).map(|mut plan| {
                     if let Some((rc, rv)) = self.demo_policy.lock().unwrap_or_else(|p| p.into_inner()).clone() {
@@ -201,8 +212,7 @@ impl Controller {
         .map_err(|e| match e {
             PlanError::Invalid(e) => UiError::new("unsupported", e.message),
             PlanError::Unavailable(m) => UiError::new("unsupported", m),
-        })?;
-        Ok((plan.config, plan.credentials))
+        })
     }
 
     /// Make `profile` (`None`: the demo) the active link.
@@ -223,12 +233,12 @@ impl Controller {
     /// [`activate`](Self::activate) with `ops` held. If the new link cannot start, the previous
     /// one comes back, or else the demo: the window never stays without a link.
     async fn activate_locked(&self, profile: Option<String>) -> Result<(), UiError> {
-        let (cfg, creds) = self.prepare(profile.as_deref()).await?;
+        let plan = self.prepare(profile.as_deref()).await?;
         let mut active = self.active.lock().await;
         let previous = self.stop_active(&mut active).await;
-        match Link::start_consumed(cfg.clone(), creds) {
+        match Link::start_consumed(plan.config.clone(), plan.credentials.clone()) {
             Ok((h, rx)) => {
-                *active = Some(self.wire(profile, h, rx, cfg.reconnect, cfg.recovery));
+                *active = Some(self.wire(profile, h, rx, plan));
                 Ok(())
             }
             Err(e) => {
@@ -238,9 +248,9 @@ impl Controller {
                     fallbacks.insert(0, old.profile);
                 }
                 for fb in fallbacks {
-                    if let Ok((c, cr)) = self.prepare(fb.as_deref()).await {
-                        if let Ok((h, rx)) = Link::start_consumed(c.clone(), cr) {
-                            *active = Some(self.wire(fb, h, rx, c.reconnect, c.recovery));
+                    if let Ok(plan) = self.prepare(fb.as_deref()).await {
+                        if let Ok((h, rx)) = Link::start_consumed(plan.config.clone(), plan.credentials.clone()) {
+                            *active = Some(self.wire(fb, h, rx, plan));
                             break;
                         }
                     }
@@ -250,15 +260,8 @@ impl Controller {
         }
     }
 
-    fn wire(
-        &self,
-        profile: Option<String>,
-        link: LinkHandle,
-        rx: tether::delivery::Consumer,
-        reconnect: ReconnectPolicy,
-        recovery: RecoveryPolicy,
-    ) -> Active {
-        let device: DeviceSlot = Arc::default();
+    fn wire(&self, profile: Option<String>, link: LinkHandle, rx: tether::delivery::Consumer, plan: Plan) -> Active {
+        let devices = Devices::new(&plan.config.client_id, plan.devices);
         let recent: RecentEvents = Arc::default();
         let name = profile.clone().unwrap_or_else(|| DEMO.to_string());
         self.trigger_target.send_replace(Some(link.clone()));
@@ -268,30 +271,32 @@ impl Controller {
             rx,
             name,
             self.notify_tx.subscribe(),
-            device.clone(),
+            devices.clone(),
             recent.clone(),
         );
         Active {
             profile,
             link,
             bridge,
-            device,
+            devices,
+            tokens: plan.tokens,
+            outbox_max_age: plan.config.outbox.max_age,
             recent,
-            reconnect,
-            recovery,
+            reconnect: plan.config.reconnect,
+            recovery: plan.config.recovery,
         }
     }
 
     pub async fn overview(&self) -> Result<Overview, UiError> {
         let active = self.active.lock().await;
         let a = active.as_ref().ok_or_else(|| UiError::new("no_link", "no link is running"))?;
-        let device = a.device.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let devices = a.devices.cards();
         let recent_events = a.recent.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
         Ok(Overview {
             profile: a.profile.clone().unwrap_or_else(|| DEMO.to_string()),
             demo: a.profile.is_none(),
             state: a.link.state(),
-            device,
+            devices,
             recent_events,
             keychain: self.vault.keychain_status(),
             problem: self.problem.lock().unwrap_or_else(|p| p.into_inner()).clone(),
@@ -317,7 +322,19 @@ impl Controller {
                         tracing::warn!(profile = %name, error = %e, "cannot tell where the secret is");
                         SecretStatus::Unknown
                     }),
-                    url: p.url.clone().unwrap_or_default(),
+                    kind: match p.kind {
+                        tether::profiles::ProfileKind::Mqtt => "mqtt",
+                        tether::profiles::ProfileKind::Navien => "navien",
+                        tether::profiles::ProfileKind::Demo => "demo",
+                    }
+                    .to_string(),
+                    url: p
+                        .url
+                        .clone()
+                        .or_else(|| p.navien.as_ref().map(|n| n.rest_url.clone()))
+                        .unwrap_or_default(),
+                    email: p.email.clone(),
+                    devices: p.navien.iter().flat_map(|n| n.devices.iter().map(|d| d.name.clone())).collect(),
                     username: p.username.clone(),
                     client_id: p.client_id.clone(),
                     subscriptions: p.subscriptions.iter().map(|s| s.topic.clone()).collect(),
@@ -350,167 +367,6 @@ impl Controller {
         if let Err(e) = r {
             tracing::warn!(path = %old.display(), error = %e, "outbox file not moved");
         }
-    }
-
-    /// Add or edit a profile; each bad field is reported by name, and nothing is written then.
-    pub async fn save_profile(&self, input: ProfileInput) -> Result<ProfileView, UiError> {
-        let _op = self.ops.lock().await;
-        let name = input.name.trim().to_string();
-        validate_name(&name).map_err(UiError::from)?;
-        if name.eq_ignore_ascii_case(DEMO) {
-            return Err(UiError::invalid("name", "\"demo\" is the embedded demo's name; choose another"));
-        }
-        let url = input.url.trim().to_string();
-        BrokerUrl::parse(&url).map_err(|e| UiError::invalid("url", e.message))?;
-        let username = input
-            .username
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .map(str::to_string);
-        let topics: Vec<(usize, &str)> = input
-            .subscriptions
-            .iter()
-            .map(|s| s.trim())
-            .enumerate()
-            .filter(|(_, t)| !t.is_empty())
-            .collect();
-        for (i, t) in &topics {
-            validate_filter(t).map_err(|e| UiError::invalid("subscriptions", format!("{t:?} (entry {}): {e}", i + 1)))?;
-        }
-
-        let mut file = self.store.load().map_err(profiles_error)?;
-        let orig = input.original_name.clone();
-        let mut profile = match &orig {
-            Some(o) => file
-                .profiles
-                .remove(o)
-                .ok_or_else(|| UiError::new("not_found", format!("no profile named {o:?}")))?,
-            None => Profile::mqtt(&url).map_err(UiError::from)?,
-        };
-        if file.profiles.contains_key(&name) {
-            return Err(UiError::invalid("name", format!("a profile named {name:?} already exists")));
-        }
-        // A topic kept from before keeps its settings (QoS, stale watchdog set with the CLI).
-        let before = std::mem::take(&mut profile.subscriptions);
-        profile.subscriptions = topics
-            .iter()
-            .map(|(_, t)| {
-                before.iter().find(|s| s.topic == *t).cloned().unwrap_or(Subscription {
-                    topic: t.to_string(),
-                    qos: 1,
-                    stale_after: None,
-                })
-            })
-            .collect();
-        // A password is given for a broker: one edited to another host must not get it (a
-        // profile file changed by another local process would otherwise redirect it too).
-        let host_of = |u: &str| BrokerUrl::parse(u).ok().map(|b| b.host.to_ascii_lowercase());
-        let new_host = orig.is_some() && profile.url.as_deref().and_then(host_of) != host_of(&url);
-        profile.url = Some(url);
-        profile.username = username;
-        // Everything else the core checks (TLS files, policy numbers), before anything is written.
-        profile.link_config(&name, &self.paths).map_err(UiError::from)?;
-
-        let renamed = orig.as_deref().filter(|o| *o != name).map(str::to_string);
-        // Whether a copy of the secret was made under the new name (never over one already there:
-        // a profile of that name the CLI adds meanwhile keeps its own).
-        let mut copied = false;
-        if let Some(o) = &renamed {
-            // The secret is copied to the new name before the file says so, and the old copy
-            // deleted only after: a keychain failure never leaves a profile without its secret.
-            let (o2, n2) = (o.clone(), name.clone());
-            copied = self
-                .vault(move |v| {
-                    let account = |p: &str| tether::credentials::account(p, "password");
-                    match v.get(&account(&o2))? {
-                        Some(secret) if v.get(&account(&n2))?.is_none() => {
-                            v.store(&n2, &secret)?;
-                            Ok(true)
-                        }
-                        _ => Ok(false),
-                    }
-                })
-                .await?;
-        }
-        let was_active = self.active_profile().await;
-        let touches_active = was_active.is_some() && (was_active == orig || was_active.as_deref() == Some(&name));
-        let stopped = renamed.is_some() && touches_active;
-        if stopped {
-            // Its outbox file moves with it, so the running link lets go of it first.
-            let mut active = self.active.lock().await;
-            self.stop_active(&mut active).await;
-        }
-        // Loaded again under the file's lock and the change applied to that: a profile the CLI
-        // added or changed while we waited on the keychain is kept.
-        let taken = self
-            .store
-            .update(|f| {
-                if f.profiles.contains_key(&name) && orig.as_deref() != Some(name.as_str()) {
-                    return Ok(true);
-                }
-                if let Some(o) = &orig {
-                    f.profiles.remove(o);
-                }
-                f.profiles.insert(name.clone(), profile);
-                Ok(false)
-            })
-            .map_err(profiles_error);
-        let refused = match taken {
-            Err(e) => Some(e),
-            Ok(true) => Some(UiError::invalid("name", format!("a profile named {name:?} already exists"))),
-            Ok(false) => None,
-        };
-        if refused.is_some() && copied {
-            // Nothing was saved under the new name: the copy made for it goes.
-            let n2 = name.clone();
-            let _ = self.vault(move |v| v.delete(&n2)).await;
-        }
-        if let Some(e) = refused {
-            if stopped {
-                // Nothing was saved: the profile runs again as it was (the window never stays
-                // without a link).
-                if let Err(again) = self.activate_locked(was_active.clone()).await {
-                    tracing::warn!(error = %again.message, "the profile could not be started again after a failed save");
-                }
-            }
-            return Err(e);
-        }
-        if let Some(o) = &renamed {
-            self.move_outbox(o, Some(&name));
-            let o2 = o.clone();
-            if let Err(e) = self.vault(move |v| v.delete(&o2)).await {
-                tracing::warn!(profile = %o, error = %e.message, "old secret not deleted after a rename");
-            }
-        }
-        if new_host {
-            let n2 = name.clone();
-            if let Err(e) = self.vault(move |v| v.delete(&n2)).await {
-                // Not started with it: the password would go to the new host. The demo runs
-                // meanwhile (the window never stays without a link).
-                tracing::warn!(profile = %name, error = %e.message, "broker host changed, but its stored secret could not be deleted");
-                if touches_active {
-                    let _ = self.activate_locked(None).await;
-                }
-                return Err(UiError::new(
-                    "keychain",
-                    format!(
-                        "{name:?} was saved with its new broker, but its stored password could not be deleted ({}); it was not started, so the password is not sent to the new host: delete it under Credentials",
-                        e.message
-                    ),
-                ));
-            }
-            tracing::info!(profile = %name, "broker host changed: its stored secret was deleted; enter it again");
-        }
-        if touches_active {
-            self.activate_locked(Some(name.clone())).await?;
-        }
-        drop(_op);
-        self.list_profiles()
-            .await?
-            .into_iter()
-            .find(|p| p.name == name)
-            .ok_or_else(|| UiError::new("not_found", format!("profile {name:?} vanished after saving")))
     }
 
     pub async fn remove_profile(&self, name: &str) -> Result<(), UiError> {
@@ -640,57 +496,6 @@ impl Controller {
         if let Some(l) = link {
             l.trigger(Trigger::CredentialsChanged).await;
         }
-    }
-
-    pub async fn demo_fault(&self, fault: Fault) -> Result<(), UiError> {
-        if self.active_profile().await.is_some() {
-            return Err(UiError::new("not_demo", "the fault switch only exists in the embedded demo"));
-        }
-        let demo = self.demo.lock().await;
-        let d = demo
-            .as_ref()
-            .ok_or_else(|| UiError::new("not_demo", "the fault switch only exists in the embedded demo"))?;
-        match fault {
-            Fault::DropLink => d.faults.drop_link(DROP_FOR),
-            Fault::BrokerOutage => d.faults.broker_outage(OUTAGE_FOR),
-            Fault::RefuseCredentials => d.faults.refuse_credentials(),
-            Fault::Clear => d.faults.clear(),
-        }
-        Ok(())
-    }
-
-    /// Send the water heater a new setpoint (°F). Offline, the command waits in the outbox.
-    pub async fn set_setpoint(&self, fahrenheit: f64) -> Result<(), UiError> {
-        let (link, range) = {
-            let active = self.active.lock().await;
-            let a = active.as_ref().ok_or_else(|| UiError::new("no_link", "no link is running"))?;
-            if a.profile.is_some() {
-                return Err(UiError::new("no_device", "this profile has no water heater to control"));
-            }
-            let range = a
-                .device
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_ref()
-                .map(|d| (d.setpoint_min_f, d.setpoint_max_f))
-                .unwrap_or_else(|| tether::navien::status::Status::demo().setpoint_range_f());
-            (a.link.clone(), range)
-        };
-        let f = check_setpoint(fahrenheit, range)?;
-        let (topic, payload) = Demo::set_setpoint(f);
-        match link.publish(&topic, payload, 1, false).await {
-            Ok(PublishOutcome::Sent) | Ok(PublishOutcome::Queued { .. }) => Ok(()),
-            Err(e) => Err(UiError {
-                kind: "publish".into(),
-                field: Some("setpoint".into()),
-                message: format!("the setpoint was not sent: {e}"),
-            }),
-        }
-    }
-
-    pub async fn diagnostics(&self) -> Option<Diagnostics> {
-        let link = self.link().await?;
-        link.diagnostics().await
     }
 
     /// Stop the link (DISCONNECT) and the demo, for Quit.

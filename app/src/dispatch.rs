@@ -4,7 +4,7 @@
 //! a tagged error that names the argument, never a panic.
 
 use crate::controller::Controller;
-use crate::ipc::{Fault, ProfileInput, Settings, UiError};
+use crate::ipc::{DeviceCommand, Fault, NavienProfileInput, NavienSignIn, ProfileInput, Settings, UiError};
 use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tether::LinkState;
 
 /// Every command [`call`] answers (the window's own `ui_ready` and `hide_window` are not here).
-pub const COMMANDS: [&str; 15] = [
+pub const COMMANDS: [&str; 17] = [
     "get_overview",
     "retry_now",
     "pause",
@@ -27,7 +27,9 @@ pub const COMMANDS: [&str; 15] = [
     "set_secret",
     "delete_secret",
     "demo_fault",
-    "set_setpoint",
+    "device_command",
+    "navien_sign_in",
+    "save_navien_profile",
 ];
 
 #[derive(Deserialize)]
@@ -60,8 +62,17 @@ struct FaultArg {
     fault: Fault,
 }
 #[derive(Deserialize)]
-struct SetpointArg {
-    fahrenheit: f64,
+struct DeviceCommandArg {
+    mac: String,
+    command: DeviceCommand,
+}
+#[derive(Deserialize)]
+struct SignInArg {
+    input: NavienSignIn,
+}
+#[derive(Deserialize)]
+struct NavienInputArg {
+    input: NavienProfileInput,
 }
 
 /// Decode `args` for `cmd`. The serde message names the missing or mistyped field; it never
@@ -134,10 +145,12 @@ pub async fn call(ctl: &Controller, cmd: &str, a: Value) -> Result<Value, UiErro
             ctl.demo_fault(args::<FaultArg>(cmd, a)?.fault).await?;
             Ok(Value::Null)
         }
-        "set_setpoint" => {
-            ctl.set_setpoint(args::<SetpointArg>(cmd, a)?.fahrenheit).await?;
-            Ok(Value::Null)
+        "device_command" => {
+            let DeviceCommandArg { mac, command } = args(cmd, a)?;
+            reply(ctl.device_command(&mac, command).await?)
         }
+        "navien_sign_in" => reply(ctl.navien_sign_in(args::<SignInArg>(cmd, a)?.input).await?),
+        "save_navien_profile" => reply(ctl.save_navien_profile(args::<NavienInputArg>(cmd, a)?.input).await?),
         _ => Err(UiError::new("bad_request", format!("no such command: {:?}", truncate(cmd)))),
     }
 }
@@ -184,11 +197,21 @@ mod tests {
             .expect("missing secret");
         assert_eq!(e.kind, "bad_request");
         assert!(e.message.contains("set_secret") && e.message.contains("`secret`"), "{}", e.message);
-        let e = args::<SetpointArg>("set_setpoint", json!({"fahrenheit": "hunter2-very-secret"}))
-            .err()
-            .expect("string for f64");
+        let e = args::<DeviceCommandArg>(
+            "device_command",
+            json!({"mac": "04786332fca0", "command": {"kind": "setpoint", "fahrenheit": "hunter2-very-secret"}}),
+        )
+        .err()
+        .expect("string for f64");
         assert!(!e.message.contains("hunter2"), "{}", e.message);
-        assert!(e.message.starts_with("set_setpoint: invalid type"), "{}", e.message);
+        assert!(e.message.starts_with("device_command: invalid type"), "{}", e.message);
+        let e = args::<SignInArg>(
+            "navien_sign_in",
+            json!({"input": {"name": "home", "email": "a@b.c", "password": 424242}}),
+        )
+        .err()
+        .expect("a number for the password");
+        assert!(!e.message.contains("424242"), "{}", e.message);
     }
 
     /// Found by `props::any_json_arguments_are_decoded_or_refused_without_echoing_a_value`: an

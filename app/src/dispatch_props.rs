@@ -33,7 +33,7 @@ const NO_ARGS: [&str; 7] = [
     "get_settings",
 ];
 
-const WITH_ARGS: [&str; 8] = [
+const WITH_ARGS: [&str; 10] = [
     "save_profile",
     "remove_profile",
     "switch_profile",
@@ -41,7 +41,9 @@ const WITH_ARGS: [&str; 8] = [
     "set_secret",
     "delete_secret",
     "demo_fault",
-    "set_setpoint",
+    "device_command",
+    "navien_sign_in",
+    "save_navien_profile",
 ];
 
 /// The decoding `call` does for each command in [`WITH_ARGS`].
@@ -54,13 +56,15 @@ fn decode(cmd: &str, a: Value) -> Result<(), UiError> {
         "set_secret" => args::<SecretArg>(cmd, a).map(drop),
         "delete_secret" => args::<ProfileArg>(cmd, a).map(drop),
         "demo_fault" => args::<FaultArg>(cmd, a).map(drop),
-        "set_setpoint" => args::<SetpointArg>(cmd, a).map(drop),
+        "device_command" => args::<DeviceCommandArg>(cmd, a).map(drop),
+        "navien_sign_in" => args::<SignInArg>(cmd, a).map(drop),
+        "save_navien_profile" => args::<NavienInputArg>(cmd, a).map(drop),
         other => unreachable!("{other} is not in WITH_ARGS"),
     }
 }
 
 /// Every field name of every argument type, at any depth.
-const FIELDS: [&str; 26] = [
+const FIELDS: [&str; 40] = [
     "input",
     "original_name",
     "name",
@@ -87,18 +91,39 @@ const FIELDS: [&str; 26] = [
     "secret",
     "fault",
     "fahrenheit",
+    "mac",
+    "command",
+    "kind",
+    "mode",
+    "days",
+    "on",
+    "period_days",
+    "email",
+    "password",
+    "rest_url",
+    "iot_host",
+    "iot_port",
+    "ca_file",
+    "devices",
 ];
 
 /// The enums' variants: ours, so a message may list them.
-const VARIANTS: [&str; 8] = [
+const VARIANTS: [&str; 15] = [
     "drop_link",
     "broker_outage",
     "refuse_credentials",
+    "expire_tokens",
+    "change_password",
     "clear",
     "simple_retry",
     "recreate",
     "refresh_and_recreate",
     "backoff",
+    "setpoint",
+    "mode",
+    "vacation",
+    "power",
+    "anti_legionella",
 ];
 
 /// A string a sender chose: printable (a password, a token) or any Unicode at all.
@@ -143,7 +168,7 @@ fn valid(cmd: &'static str) -> BoxedStrategy<Value> {
         "switch_profile" => prop::option::of(s()).prop_map(|n| j!({ "name": n })).boxed(),
         "save_settings" => (
             (any::<u32>(), decimal(), decimal(), decimal(), any::<bool>()),
-            (variant(&VARIANTS[4..]), any::<u32>(), decimal(), decimal(), decimal()),
+            (variant(&VARIANTS[6..10]), any::<u32>(), decimal(), decimal(), decimal()),
             any::<[bool; 4]>(),
             any::<bool>(),
         )
@@ -158,8 +183,30 @@ fn valid(cmd: &'static str) -> BoxedStrategy<Value> {
             .boxed(),
         "set_secret" => (s(), s()).prop_map(|(p, sec)| j!({"profile": p, "secret": sec})).boxed(),
         "delete_secret" => s().prop_map(|p| j!({ "profile": p })).boxed(),
-        "demo_fault" => variant(&VARIANTS[..4]).prop_map(|f| j!({ "fault": f })).boxed(),
-        "set_setpoint" => decimal().prop_map(|f| j!({ "fahrenheit": f })).boxed(),
+        "demo_fault" => variant(&VARIANTS[..6]).prop_map(|f| j!({ "fault": f })).boxed(),
+        "device_command" => (
+            s(),
+            prop_oneof![
+                decimal().prop_map(|f| j!({"kind": "setpoint", "fahrenheit": f})),
+                s().prop_map(|m| j!({"kind": "mode", "mode": m})),
+                any::<u8>().prop_map(|d| j!({"kind": "vacation", "days": d})),
+                any::<bool>().prop_map(|on| j!({"kind": "power", "on": on})),
+                prop::option::of(any::<u8>()).prop_map(|d| j!({"kind": "anti_legionella", "period_days": d})),
+            ],
+        )
+            .prop_map(|(m, c)| j!({"mac": m, "command": c}))
+            .boxed(),
+        "navien_sign_in" => (
+            (s(), s(), s()),
+            (prop::option::of(s()), prop::option::of(s()), prop::option::of(any::<u16>()), prop::option::of(s())),
+        )
+            .prop_map(|((n, e, pw), (r, h, port, ca))| {
+                j!({"input": {"name": n, "email": e, "password": pw, "rest_url": r, "iot_host": h, "iot_port": port, "ca_file": ca}})
+            })
+            .boxed(),
+        "save_navien_profile" => (s(), prop::collection::vec(s(), 0..3))
+            .prop_map(|(n, d)| j!({"input": {"name": n, "devices": d}}))
+            .boxed(),
         other => unreachable!("{other} is not in WITH_ARGS"),
     }
 }

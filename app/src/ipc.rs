@@ -7,7 +7,6 @@
 use crate::present::notify::NotifySettings;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-use tether::navien::status::Status;
 use tether::policy::{ReconnectPolicy, RecoveryPolicy, RecoveryStrategy};
 use ts_rs::TS;
 
@@ -64,39 +63,10 @@ pub enum SecretStatus {
     Unknown,
 }
 
-/// The water heater's card.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
-pub struct DeviceStatus {
-    /// When the status arrived (RFC 3339).
-    pub at: String,
-    pub tank_f: f64,
-    pub setpoint_f: f64,
-    pub setpoint_min_f: f64,
-    pub setpoint_max_f: f64,
-    pub mode: String,
-    pub power_w: f64,
-    pub charge_percent: f64,
-    pub heating: bool,
-    pub error: Option<String>,
-}
-
-impl DeviceStatus {
-    pub fn from_status(s: &Status, at: chrono::DateTime<chrono::Utc>) -> Self {
-        let (min, max) = s.setpoint_range_f();
-        Self {
-            at: at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            tank_f: s.tank_f(),
-            setpoint_f: s.setpoint_f(),
-            setpoint_min_f: min,
-            setpoint_max_f: max,
-            mode: s.mode_name().to_string(),
-            power_w: s.current_inst_power as f64,
-            charge_percent: s.dhw_charge_per.clamp(0, 100) as f64,
-            heating: s.operation_mode != 0,
-            error: s.error(),
-        }
-    }
-}
+pub use crate::ipc_device::{
+    CommandOutcome, Controls, DeviceCard, DeviceCommand, DeviceStatus, NavienAccountView, NavienDeviceView, NavienProfileInput,
+    NavienSignIn,
+};
 
 /// What the window needs first.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -104,7 +74,8 @@ pub struct Overview {
     pub profile: String,
     pub demo: bool,
     pub state: tether::LinkState,
-    pub device: Option<DeviceStatus>,
+    /// One card per device of the link (none for a plain MQTT profile).
+    pub devices: Vec<DeviceCard>,
     /// The latest link events (messages aside), oldest first: the timeline of a window that
     /// opens while the link has been running.
     pub recent_events: Vec<tether::LinkEvent>,
@@ -117,7 +88,14 @@ pub struct Overview {
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 pub struct ProfileView {
     pub name: String,
+    /// `mqtt` or `navien`.
+    pub kind: String,
+    /// The broker URL (mqtt), or the cloud's REST URL (navien).
     pub url: String,
+    /// The Navien account's e-mail.
+    pub email: Option<String>,
+    /// The names of the profile's devices (navien).
+    pub devices: Vec<String>,
     pub username: Option<String>,
     pub client_id: String,
     pub subscriptions: Vec<String>,
@@ -170,6 +148,10 @@ pub enum Fault {
     DropLink,
     BrokerOutage,
     RefuseCredentials,
+    /// The cloud revokes every token and key (the link renews them and reconnects).
+    ExpireTokens,
+    /// The demo account's password changes (auth_rejected until `Clear` enters the new one).
+    ChangePassword,
     Clear,
 }
 
@@ -257,15 +239,12 @@ fn multiplier(field: &str, m: f64) -> Result<(), UiError> {
     Ok(())
 }
 
-/// The setpoint a command may send, in °F, within the device's range.
-pub fn check_setpoint(f: f64, (min, max): (f64, f64)) -> Result<f64, UiError> {
-    if !f.is_finite() || f < min || f > max {
-        return Err(UiError::invalid(
-            "setpoint",
-            format!("{f} °F is outside the heater's range ({min}-{max} °F)"),
-        ));
-    }
-    Ok(f)
+/// The Diagnostics view: the link's figures and, for a cloud account, how its tokens stand.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct DiagnosticsView {
+    #[serde(flatten)]
+    pub link: tether::diagnostics::Diagnostics,
+    pub tokens: Option<tether::navien::client::TokenState>,
 }
 
 /// All IPC types as one TypeScript module (what `ui/src/ipc.ts` must contain).
@@ -287,6 +266,16 @@ pub fn bindings() -> String {
         KeychainStatus::decl(&cfg),
         SecretStatus::decl(&cfg),
         DeviceStatus::decl(&cfg),
+        Controls::decl(&cfg),
+        DeviceCard::decl(&cfg),
+        DeviceCommand::decl(&cfg),
+        CommandOutcome::decl(&cfg),
+        tether::navien::client::TokenState::decl(&cfg),
+        DiagnosticsView::decl(&cfg),
+        NavienSignIn::decl(&cfg),
+        NavienDeviceView::decl(&cfg),
+        NavienAccountView::decl(&cfg),
+        NavienProfileInput::decl(&cfg),
         Overview::decl(&cfg),
         ProfileView::decl(&cfg),
         ProfileInput::decl(&cfg),
@@ -361,15 +350,6 @@ mod tests {
         let mut s = RecoverySettings::from_policy(&p);
         s.max_cycles = 20_000;
         assert_eq!(s.apply(&mut p).unwrap_err().field.as_deref(), Some("recovery.max_cycles"));
-    }
-
-    #[test]
-    fn setpoint_outside_the_range_is_refused_by_field() {
-        assert_eq!(check_setpoint(120.0, (95.0, 150.0)).unwrap(), 120.0);
-        let e = check_setpoint(160.0, (95.0, 150.0)).unwrap_err();
-        assert_eq!((e.kind.as_str(), e.field.as_deref()), ("invalid", Some("setpoint")));
-        assert!(e.message.contains("95-150"), "{}", e.message);
-        assert!(check_setpoint(f64::NAN, (95.0, 150.0)).is_err());
     }
 
     #[test]

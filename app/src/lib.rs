@@ -4,8 +4,11 @@
 //! - [`controller`]: what the commands do (active link or demo, profiles, secrets, settings,
 //!   fault switch, setpoint); [`dispatch`]: those commands by name, with JSON arguments;
 //! - [`bridge`]: core state and events → batched UI updates, device status, tray, notifications;
+//! - [`devices`]: the active link's devices: last status and features, commands and their
+//!   confirmation;
 //! - [`present`]: what those show, pure: notification policy, UI batching, tray mapping;
-//! - [`ipc`]: the types crossing IPC, their validation, and the TypeScript they generate;
+//! - [`ipc`]: the types crossing IPC, their validation, and the TypeScript they generate
+//!   ([`ipc_device`]: the device cards and commands);
 //! - [`vault`]: secrets in the OS keychain, or in memory when there is none;
 //! - [`settings`]: app-wide settings file; [`login`]: start at login; [`logging`]: rotated,
 //!   redacted log file; [`notify`]: desktop notifications (notify-rust).
@@ -19,8 +22,10 @@ pub mod bridge;
 pub mod controller;
 #[cfg(unix)]
 pub mod daemon;
+pub mod devices;
 pub mod dispatch;
 pub mod ipc;
+pub mod ipc_device;
 pub mod logging;
 pub mod login;
 pub mod notify;

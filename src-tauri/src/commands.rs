@@ -85,8 +85,47 @@ pub async fn demo_fault(b: B<'_>, fault: Value) -> Reply {
 }
 
 #[tauri::command]
-pub async fn set_setpoint(b: B<'_>, fahrenheit: f64) -> Reply {
-    b.call("set_setpoint", json!({ "fahrenheit": fahrenheit })).await
+pub async fn device_command(b: B<'_>, mac: String, command: Value) -> Reply {
+    b.call("device_command", json!({ "mac": mac, "command": command })).await
+}
+
+/// The Navien form's sign-in: its password is handed on once, like `set_secret`'s.
+#[tauri::command]
+pub async fn navien_sign_in(b: B<'_>, input: NavienSignInArg) -> Reply {
+    let NavienSignInArg {
+        name,
+        email,
+        password,
+        rest_url,
+        iot_host,
+        iot_port,
+        ca_file,
+    } = input;
+    b.call(
+        "navien_sign_in",
+        json!({ "input": {
+            "name": name, "email": email, "password": password.expose_secret(),
+            "rest_url": rest_url, "iot_host": iot_host, "iot_port": iot_port, "ca_file": ca_file,
+        }}),
+    )
+    .await
+}
+
+/// [`navien_sign_in`]'s argument: the password held as a secret until it is handed on.
+#[derive(serde::Deserialize)]
+pub struct NavienSignInArg {
+    name: String,
+    email: String,
+    password: SecretString,
+    rest_url: Option<String>,
+    iot_host: Option<String>,
+    iot_port: Option<u16>,
+    ca_file: Option<String>,
+}
+
+#[tauri::command]
+pub async fn save_navien_profile(b: B<'_>, input: Value) -> Reply {
+    b.call("save_navien_profile", json!({ "input": input })).await
 }
 
 /// The window painted for the first time: how long the launch took (the footprint script reads it).

@@ -178,7 +178,9 @@ pub fn run() {
             commands::set_secret,
             commands::delete_secret,
             commands::demo_fault,
-            commands::set_setpoint,
+            commands::device_command,
+            commands::navien_sign_in,
+            commands::save_navien_profile,
             commands::ui_ready,
             commands::hide_window
         ])

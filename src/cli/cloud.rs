@@ -12,6 +12,7 @@ const HELP: &str = "navien-cloud commands (type them and press Enter):
   outage SECS          REST answers 503 and MQTT is refused for SECS seconds
   expire               revoke every token and AWS key (passwords still work)
   refuse STEP on|off   make refresh, session or secured answer 401 (a client falls back)
+  deny on|off          refuse every signed MQTT upgrade with 403 (a policy that denies)
   password EMAIL NEW   change an account's password
   stats                print counters as one JSON line
   quit                 stop";
@@ -74,6 +75,10 @@ pub(super) async fn run(a: CloudArgs) -> Result<(), CliError> {
                         Ok(()) => eprintln!("navien-cloud: {step} refused: {on}"),
                         Err(e) => eprintln!("navien-cloud: {e}"),
                     },
+                    ["deny", on] if *on == "on" || *on == "off" => {
+                        cloud.deny_mqtt(*on == "on");
+                        eprintln!("navien-cloud: MQTT denied: {on}");
+                    }
                     ["password", email, new] => {
                         if cloud.set_password(email, new) {
                             eprintln!("navien-cloud: the password of {email} changed");

@@ -17,10 +17,6 @@ pub struct Printer {
 }
 
 impl Printer {
-    pub fn new(json: bool) -> Self {
-        Self::with_devices(json, false)
-    }
-
     pub fn with_devices(json: bool, devices: bool) -> Self {
         Self {
             json,
@@ -66,11 +62,6 @@ impl Printer {
             )
         };
         self.failed |= r.is_err();
-    }
-
-    /// A line of its own (human output only).
-    pub fn line(&mut self, text: &str) {
-        self.failed |= writeln!(self.out, "{text}").is_err();
     }
 
     /// Everything written so far is in the kernel's hands: whether it all got there.

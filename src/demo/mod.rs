@@ -1,137 +1,125 @@
-//! The embedded demo: everything a new user needs to watch Tether work, inside the app.
+//! The embedded demo: everything a new user needs to watch Tether work, inside the app, on the
+//! same path a real Navien account takes.
 //!
-//! - [`broker`]: rumqttd on 127.0.0.1;
-//! - [`device`]: a simulated NWP500 water heater speaking the Navien message shapes;
-//! - [`faults`]: the fault switch between the app and the broker (drop the link, broker outage,
-//!   refuse credentials), on [`proxy`], the TCP fault proxy the integration tests use too;
-//! - [`Demo::link_config`]: the demo profile, with short delays so backoff, `reconnection_failed`
-//!   and recovery all happen within a minute or two.
+//! - the Navien cloud emulator ([`crate::navien::cloud`]) on 127.0.0.1 with the demo account and
+//!   its simulated NWP500, and short token lifetimes, so a token renewal shows within minutes;
+//! - [`faults`]: the fault switch: the TCP [`proxy`] between the app's link and the cloud's WSS
+//!   port (a silent drop), and the cloud's own switches (outage, a policy that denies, revoked
+//!   tokens, a changed password);
+//! - [`Demo::plan`]: the demo profile, planned like any Navien profile (REST sign-in with the
+//!   demo password held in memory, SigV4-presigned `wss://` through the fault switch), with short
+//!   delays so backoff, `reconnection_failed` and recovery all happen within a minute or two.
+//!
+//! [`broker`] is the emulator's internal rumqttd.
 
 pub mod broker;
-pub mod device;
 pub mod faults;
 pub mod proxy;
 
-use crate::config::{LinkConfig, PeriodicRequest, Subscription};
-use crate::navien::{command, status::f_to_half_c, Request, Topics};
-use crate::policy::RecoveryStrategy;
+use crate::credentials::{account, MemoryStore, SecretStore};
+use crate::kind::{self, Context, Plan, PlanError};
+use crate::navien::cloud::{Cloud, CloudOptions};
+use crate::paths::Paths;
+use secrecy::SecretString;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-pub use device::{DEMO_ADDITIONAL, DEMO_MAC};
+pub use crate::navien::cloud::accounts::{DEMO_ADDITIONAL, DEMO_DEVICE_NAME, DEMO_EMAIL, DEMO_MAC, DEMO_PASSWORD};
 pub use faults::FaultSwitch;
 
-/// The app's MQTT client id in the demo (the Navien cloud uses `navien-client-xxxxxxxx`).
+/// The app's MQTT client id in the demo, in the cloud's own `navien-client-…` format.
 pub const DEMO_CLIENT_ID: &str = "navien-client-tetherdemo";
+/// The profile name the demo's secrets are kept under (in memory only).
+pub const DEMO_PROFILE: &str = "demo";
+/// Token lifetimes in the demo: short, so Diagnostics shows renewals within a few minutes (the
+/// client renews at half the lifetime when it is under 10 min). The real cloud's are about an hour.
+pub const DEMO_JWT_LIFETIME: Duration = Duration::from_secs(240);
+pub const DEMO_AWS_LIFETIME: Duration = Duration::from_secs(180);
+/// The demo cloud closes each connection after this long, as AWS IoT does after about 24 h: the
+/// link reconnects at once with a fresh signature and says nothing.
+pub const DEMO_CONNECTION_LIMIT: Duration = Duration::from_secs(15 * 60);
 
 /// A running demo.
 pub struct Demo {
-    /// The broker's own port (the device connects here directly).
-    pub broker_port: u16,
-    /// The port the app connects to: through the fault switch.
+    /// The port the app's MQTT connects to: the fault switch in front of the cloud's WSS port.
     pub port: u16,
     pub faults: FaultSwitch,
-    device: device::Device,
+    cloud: Arc<Cloud>,
+    /// The demo's secrets: its password, and the tokens the session stores. Memory only.
+    secrets: Arc<MemoryStore>,
+    ca_file: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("the demo broker could not start: {0}")]
-    Broker(String),
+    #[error("the demo cloud could not start: {0}")]
+    Cloud(#[from] crate::navien::cloud::CloudError),
     #[error("the demo fault switch could not start: {0}")]
     Proxy(std::io::Error),
-    #[error("the demo device could not start: {0}")]
-    Device(#[from] crate::handle::StartError),
+    #[error("the demo could not keep its password: {0}")]
+    Secrets(#[from] crate::credentials::CredentialError),
 }
 
 impl Demo {
     pub async fn start() -> Result<Self, DemoError> {
-        let broker_port = tokio::task::spawn_blocking(broker::start)
-            .await
-            .map_err(|e| DemoError::Broker(e.to_string()))?
-            .map_err(DemoError::Broker)?;
-        let (port, faults) = faults::start(broker_port).await.map_err(DemoError::Proxy)?;
-        let device = device::Device::start(broker_port).await?;
+        // One CA file per demo: tests run several demos in one process, each with its own CA.
+        let ca_file = std::env::temp_dir().join(format!("tether-demo-{}-{:08x}-ca.pem", std::process::id(), rand::random::<u32>()));
+        let cloud = Arc::new(
+            Cloud::start(CloudOptions {
+                ca_file: Some(ca_file.clone()),
+                jwt_lifetime: DEMO_JWT_LIFETIME,
+                aws_lifetime: DEMO_AWS_LIFETIME,
+                connection_limit: Some(DEMO_CONNECTION_LIMIT),
+                ..CloudOptions::default()
+            })
+            .await?,
+        );
+        let secrets = Arc::new(MemoryStore::default());
+        secrets.set(&account(DEMO_PROFILE, "password"), &SecretString::from(DEMO_PASSWORD.to_string()))?;
+        let (port, faults) = faults::start(cloud.clone(), secrets.clone()).await.map_err(DemoError::Proxy)?;
         Ok(Self {
-            broker_port,
             port,
             faults,
-            device,
+            cloud,
+            secrets,
+            ca_file,
         })
     }
 
-    /// The topics between the app and the demo heater.
-    pub fn topics() -> Topics {
-        Topics::new(DEMO_MAC, DEMO_CLIENT_ID)
+    /// Where this demo listens, as planning needs it.
+    pub fn endpoint(&self) -> kind::demo::Endpoint {
+        let info = self.cloud.info();
+        kind::demo::Endpoint {
+            rest_url: info.rest_url.clone(),
+            iot_port: self.port,
+            ca_file: self.ca_file.clone(),
+            secrets: self.secrets.clone(),
+        }
     }
 
-    /// The demo profile: the heater's topics, a status request every 30 s (and at every
-    /// reconnect), and short delays: a dead link is found in ~7 s, tier 1 gives up after 4
-    /// attempts (~15-30 s), recovery cycles start 10 s apart.
-    pub fn link_config(&self) -> LinkConfig {
-        Self::link_config_at(self.port)
+    /// The demo link as the app and `tether demo` run it.
+    pub fn plan(&self, paths: &Paths) -> Result<Plan, PlanError> {
+        let ctx = Context {
+            paths,
+            secrets: None,
+            demo: Some(self.endpoint()),
+        };
+        kind::plan(DEMO_PROFILE, &kind::demo::profile(), &ctx)
     }
 
-    /// [`link_config`](Self::link_config) for a demo whose fault switch listens on `port`.
-    pub fn link_config_at(port: u16) -> LinkConfig {
-        let topics = Self::topics();
-        let mut c = LinkConfig::new("demo", &format!("mqtt://127.0.0.1:{port}")).expect("a loopback URL is valid");
-        c.client_id = DEMO_CLIENT_ID.to_string();
-        c.keepalive = Duration::from_secs(5);
-        c.connect_timeout = Duration::from_secs(3);
-        c.reconnect.initial_reconnect_delay = Duration::from_secs(1);
-        c.reconnect.max_reconnect_delay = Duration::from_secs(8);
-        c.reconnect.max_reconnect_attempts = 4;
-        // Short, so a new user sees `recovered` (and its notification) a few seconds after the
-        // link is back; long enough that a link dying right after CONNACK still escalates.
-        c.reconnect.stable_after = Duration::from_secs(3);
-        c.recovery.strategy = RecoveryStrategy::Backoff;
-        c.recovery.initial_recovery_delay = Duration::from_secs(10);
-        c.recovery.max_recovery_delay = Duration::from_secs(30);
-        c.recovery.max_recovery_attempts = 6;
-        c.subscriptions.push(Subscription {
-            topic: topics.response(),
-            qos: 1,
-            stale_after: None,
-        });
-        c.periodic.push(PeriodicRequest {
-            topic: topics.status_request(),
-            payload: Self::status_request(),
-            qos: 1,
-            interval: Duration::from_secs(30),
-        });
-        c
-    }
-
-    /// A status request from the demo app, as JSON.
-    pub fn status_request() -> String {
-        let t = Self::topics();
-        let r = Request::new(
-            &t,
-            t.status_request(),
-            "tetherdemo",
-            DEMO_MAC,
-            DEMO_ADDITIONAL,
-            command::STATUS_REQUEST,
-        );
-        serde_json::to_string(&r).unwrap_or_default()
-    }
-
-    /// A setpoint command (°F) from the demo app: topic and JSON payload.
-    pub fn set_setpoint(fahrenheit: f64) -> (String, String) {
-        let t = Self::topics();
-        let r = Request::new(
-            &t,
-            t.control(),
-            "tetherdemo",
-            DEMO_MAC,
-            DEMO_ADDITIONAL,
-            command::SET_DHW_TEMPERATURE,
-        )
-        .control("dhw-temperature", vec![f_to_half_c(fahrenheit)]);
-        (t.control(), serde_json::to_string(&r).unwrap_or_default())
+    /// The emulated cloud behind the demo (its counters, and the heater's setpoint, for tests).
+    pub fn cloud(&self) -> &Cloud {
+        &self.cloud
     }
 
     pub async fn stop(self) {
-        self.device.stop().await;
+        drop(self.faults);
+        match Arc::try_unwrap(self.cloud) {
+            Ok(cloud) => cloud.stop().await,
+            // A fault switch clone is still out there: what clients see is closed all the same.
+            Err(cloud) => cloud.close(),
+        }
+        let _ = std::fs::remove_file(&self.ca_file);
     }
 }

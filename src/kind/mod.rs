@@ -149,8 +149,8 @@ mod tests {
         assert!(c.username.is_none() && c.password.is_none());
     }
 
-    #[test]
-    fn the_demo_is_a_kind_that_needs_the_demo_running() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_demo_is_a_navien_link_to_the_running_demo_cloud() {
         let paths = paths();
         let none = Context {
             paths: &paths,
@@ -159,18 +159,26 @@ mod tests {
         };
         let e = plan("demo", &demo::profile(), &none).unwrap_err();
         assert!(matches!(e, PlanError::Unavailable(ref m) if m.contains("not running")), "{e}");
+        let d = crate::demo::Demo::start().await.unwrap();
         let running = Context {
             paths: &paths,
             secrets: None,
-            demo: Some(demo::Endpoint { port: 41883 }),
+            demo: Some(d.endpoint()),
         };
         let plan = plan("demo", &demo::profile(), &running).unwrap();
-        assert_eq!(plan.config.broker.port, 41883);
+        // Through the fault switch, presigned, with the token renewals of a real account.
+        assert_eq!(plan.config.broker.display(), format!("wss://127.0.0.1:{}/mqtt", d.port));
+        assert!(plan.config.upgrade.is_some());
+        assert!(plan.credentials.can_refresh());
+        assert!(plan.tokens.is_some());
         assert_eq!(plan.config.client_id, crate::demo::DEMO_CLIENT_ID);
+        assert_eq!(plan.config.keepalive, std::time::Duration::from_secs(5));
+        assert_eq!(plan.config.recovery.strategy, crate::policy::RecoveryStrategy::Backoff);
+        assert_eq!(plan.config.outbox_path, None);
         assert_eq!(plan.devices.len(), 1);
         assert_eq!(plan.devices[0].mac, crate::demo::DEMO_MAC);
         assert_eq!(plan.devices[0].protocol, DeviceProtocol::Nwp500);
-        assert!(!plan.credentials.can_refresh());
+        d.stop().await;
     }
 
     #[tokio::test]
@@ -210,6 +218,10 @@ mod tests {
         assert_eq!(plan.config.subscriptions[0].topic, "cmd/52/navilink-04786332fca0/#");
         assert_eq!(plan.config.periodic[0].topic, "cmd/52/navilink-04786332fca0/st");
         assert!(plan.config.periodic[0].payload.contains(&format!("{}/res", p.client_id)));
+        // The feature object too, at connect and every half hour: commands are gated on it.
+        assert_eq!(plan.config.periodic[1].topic, "cmd/52/navilink-04786332fca0/st/did");
+        assert_eq!(plan.config.periodic[1].interval, std::time::Duration::from_secs(1800));
+        assert!(plan.config.outbox.max_age <= std::time::Duration::from_secs(300));
         assert!(plan.credentials.can_refresh());
         assert_eq!(plan.devices[0].mac, "04786332fca0");
         assert!(plan.tokens.is_some());

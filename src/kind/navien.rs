@@ -16,6 +16,11 @@ use std::time::Duration;
 /// Status requests while connected (the reference client's monitor asks every 30 s, its default
 /// is 300 s): often enough that a card is never more than a minute old.
 pub(crate) const STATUS_EVERY: Duration = Duration::from_secs(60);
+/// The longest a command waits in the outbox while offline.
+pub(crate) const CONTROL_MAX_AGE: Duration = Duration::from_secs(300);
+/// The feature object (setpoint range, supported controls) is asked for at every (re)connect and
+/// then this often: it changes only with the firmware, and a front end keeps the last one.
+pub(crate) const FEATURES_EVERY: Duration = Duration::from_secs(30 * 60);
 
 /// The Navien link of the profile `name`.
 pub(super) fn plan(name: &str, profile: &Profile, ctx: &Context<'_>) -> Result<Plan, PlanError> {
@@ -97,7 +102,24 @@ fn link_config(name: &str, profile: &Profile, s: &NavienSettings, session: &Sess
             qos: 1,
             interval: STATUS_EVERY,
         });
+        let info = Request::new(
+            &topics,
+            topics.info_request(),
+            &crate::navien::session_id(&profile.client_id),
+            &d.mac,
+            &d.additional_value,
+            command::DEVICE_INFO,
+        );
+        c.periodic.push(PeriodicRequest {
+            topic: topics.info_request(),
+            payload: serde_json::to_string(&info).map_err(|e| PlanError::Unavailable(e.to_string()))?,
+            qos: 1,
+            interval: FEATURES_EVERY,
+        });
     }
+    // A control queued while offline must not fire hours later (a setpoint for this morning's
+    // shower, sent tonight): at most 5 min in the outbox, then it is reported expired.
+    c.outbox.max_age = c.outbox.max_age.min(CONTROL_MAX_AGE);
     c.upgrade = Some(Arc::new(Presigner { session: session.clone() }));
     // AWS IoT closes the older connection of a client id that connects again (§3.5).
     c.exclusive_client_id = true;

@@ -219,6 +219,16 @@ impl TokenSet {
         Ok(())
     }
 
+    /// When the access token expires (the cloud refuses it from then on).
+    pub fn jwt_expires_at(&self) -> DateTime<Utc> {
+        after(self.jwt_received_at, self.jwt_lifetime)
+    }
+
+    /// When the AWS credentials expire; `None` without them.
+    pub fn aws_expires_at(&self) -> Option<DateTime<Utc>> {
+        self.aws.as_ref().map(|_| after(self.aws_received_at, self.aws_lifetime))
+    }
+
     pub fn jwt_stale_at(&self) -> DateTime<Utc> {
         stale_at(self.jwt_received_at, self.jwt_lifetime)
     }

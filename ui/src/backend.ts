@@ -6,9 +6,14 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   Batch,
+  CommandOutcome,
+  DeviceCommand,
   DeviceStatus,
-  Diagnostics,
+  DiagnosticsView,
   Fault,
+  NavienAccountView,
+  NavienProfileInput,
+  NavienSignIn,
   Overview,
   ProfileInput,
   ProfileView,
@@ -21,7 +26,7 @@ export const getOverview = () => invoke<Overview>("get_overview");
 export const retryNow = () => invoke<null>("retry_now");
 export const pause = () => invoke<null>("pause");
 export const resume = () => invoke<null>("resume");
-export const getDiagnostics = () => invoke<Diagnostics | null>("get_diagnostics");
+export const getDiagnostics = () => invoke<DiagnosticsView | null>("get_diagnostics");
 
 export const listProfiles = () => invoke<ProfileView[]>("list_profiles");
 export const saveProfile = (input: ProfileInput) => invoke<ProfileView>("save_profile", { input });
@@ -38,7 +43,14 @@ export const setSecret = (profile: string, secret: string) =>
 export const deleteSecret = (profile: string) => invoke<SecretStatus>("delete_secret", { profile });
 
 export const demoFault = (fault: Fault) => invoke<null>("demo_fault", { fault });
-export const setSetpoint = (fahrenheit: number) => invoke<null>("set_setpoint", { fahrenheit });
+/** Resolves once the device's status confirms the command (up to about 20 s), or says why not. */
+export const deviceCommand = (mac: string, command: DeviceCommand) =>
+  invoke<CommandOutcome>("device_command", { mac, command });
+
+/** Checks the account at once and lists its devices; the password is not kept by the page. */
+export const navienSignIn = (input: NavienSignIn) => invoke<NavienAccountView>("navien_sign_in", { input });
+/** Saves the signed-in account with the devices picked; the new profile becomes the active one. */
+export const saveNavienProfile = (input: NavienProfileInput) => invoke<ProfileView>("save_navien_profile", { input });
 
 export const uiReady = () => invoke<null>("ui_ready");
 export const hideWindow = () => invoke<null>("hide_window");
@@ -47,7 +59,7 @@ export const hideWindow = () => invoke<null>("hide_window");
 export const onLinkUpdate = (handler: (batch: Batch) => void): Promise<UnlistenFn> =>
   listen<Batch>("link-update", (e) => handler(e.payload));
 
-/** A status reply from the (demo or real) water heater. */
+/** A status reply from one of the link's water heaters (its `mac` says which). */
 export const onDeviceStatus = (handler: (status: DeviceStatus) => void): Promise<UnlistenFn> =>
   listen<DeviceStatus>("device-status", (e) => handler(e.payload));
 

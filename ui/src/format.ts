@@ -67,6 +67,20 @@ export function clock(ts: string | number): string {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
+/** How far `ts` is from `now`, for people: "in 45 s", "3 min ago", "in 1 h 05 min", "2 d ago". */
+export function relative(ts: string | number, now = Date.now()): string {
+  const t = typeof ts === "number" ? ts : Date.parse(ts);
+  if (Number.isNaN(t)) return "";
+  const ms = t - now;
+  const a = Math.abs(ms);
+  if (a < 1000) return "now";
+  const s = Math.floor(a / 1000);
+  const m = Math.floor(s / 60);
+  const span =
+    s < 60 ? `${s} s` : m < 60 ? `${m} min` : m < 2880 ? `${Math.floor(m / 60)} h ${pad(m % 60)} min` : `${Math.floor(m / 1440)} d`;
+  return ms > 0 ? `in ${span}` : `${span} ago`;
+}
+
 /** A size in KiB, as the message limits are set. */
 function kib(bytes: number): string {
   return `${Math.ceil(bytes / 1024).toLocaleString("en")} KiB`;

@@ -71,13 +71,121 @@ export type KeychainStatus = { available: boolean, message: string | null, };
 
 export type SecretStatus = "none" | "keychain" | "memory" | "unknown";
 
-export type DeviceStatus = { 
+export type DeviceStatus = { mac: string, 
 /**
  * When the status arrived (RFC 3339).
  */
-at: string, tank_f: number, setpoint_f: number, setpoint_min_f: number, setpoint_max_f: number, mode: string, power_w: number, charge_percent: number, heating: boolean, error: string | null, };
+at: string, tank_f: number, setpoint_f: number, setpoint_min_f: number, setpoint_max_f: number, 
+/**
+ * The mode as shown ("heat pump", "vacation", "off", …).
+ */
+mode: string, 
+/**
+ * The mode's code: 1 heat pump, 2 electric, 3 energy saver, 4 high demand, 5 vacation, 6 off.
+ */
+mode_code: number, power_on: boolean, 
+/**
+ * Vacation days set (in vacation mode).
+ */
+vacation_days: number | null, 
+/**
+ * The anti-legionella period in days, `None` when it is off.
+ */
+anti_legionella_days: number | null, power_w: number, charge_percent: number, heating: boolean, 
+/**
+ * `E799`-style code and its meaning, `None` without an error.
+ */
+error: string | null, };
 
-export type Overview = { profile: string, demo: boolean, state: LinkState, device: DeviceStatus | null, 
+export type Controls = { 
+/**
+ * Whether the feature object has arrived: until then no command is sent.
+ */
+known: boolean, setpoint: boolean, setpoint_min_f: number, setpoint_max_f: number, modes: boolean, vacation: boolean, power: boolean, anti_legionella: boolean, };
+
+export type DeviceCard = { mac: string, name: string, status: DeviceStatus | null, controls: Controls, };
+
+export type DeviceCommand = { "kind": "setpoint", fahrenheit: number, } | { "kind": "mode", mode: string, } | { "kind": "vacation", days: number, } | { "kind": "power", on: boolean, } | { "kind": "anti_legionella", period_days: number | null, };
+
+export type CommandOutcome = { "outcome": "confirmed", status: DeviceStatus, } | { "outcome": "not_confirmed", message: string, } | { "outcome": "queued", expires_after_s: number, };
+
+export type TokenState = { 
+/**
+ * When the access token (JWT) held now expires.
+ */
+jwt_valid_until: string | null, 
+/**
+ * When the AWS credentials held now expire.
+ */
+aws_valid_until: string | null, 
+/**
+ * When the access token (JWT) is next renewed.
+ */
+jwt_renew_at: string | null, 
+/**
+ * When the AWS credentials are next renewed.
+ */
+aws_renew_at: string | null, 
+/**
+ * The last successful renewal.
+ */
+last_renewal: string | null, 
+/**
+ * Successful renewal steps since the link started.
+ */
+renewals: number, 
+/**
+ * Sign-ins with the password since the link started (the rest use tokens).
+ */
+password_sign_ins: number, 
+/**
+ * Why the last renewal failed, if it did.
+ */
+last_error: string | null, };
+
+export type DiagnosticsView = { tokens: TokenState | null, state: string, running_for_ms: number, 
+/**
+ * Time connected since the link started.
+ */
+uptime_ms: number, connected_for_ms: number | null, connects: number, connect_attempts: number, drops_by_cause: { [key in string]: number }, recoveries: number, time_to_recover_last_ms: number | null, time_to_recover_p50_ms: number | null, time_to_recover_p95_ms: number | null, messages_in: number, messages_out: number, messages_queued: number, messages_dropped: number, messages_expired: number, 
+/**
+ * Incoming messages over the profile's packet limit, reported and skipped.
+ */
+messages_too_large: number, 
+/**
+ * Subscriptions registered on the link.
+ */
+subscriptions: number, 
+/**
+ * Of those, the ones the broker has acknowledged on the current connection.
+ */
+subscriptions_active: number, };
+
+export type NavienSignIn = { 
+/**
+ * The profile's name (its secrets are kept under it).
+ */
+name: string, email: string, password: string, 
+/**
+ * Another cloud than Navien's (the emulator): its REST base URL, IoT host and port, CA file.
+ */
+rest_url: string | null, iot_host: string | null, iot_port: number | null, ca_file: string | null, };
+
+export type NavienDeviceView = { mac: string, name: string, };
+
+export type NavienAccountView = { email: string, devices: Array<NavienDeviceView>, };
+
+export type NavienProfileInput = { name: string, 
+/**
+ * MACs of the devices to talk to (at least one).
+ */
+devices: Array<string>, };
+
+export type Overview = { profile: string, demo: boolean, state: LinkState, 
+/**
+ * One card per device of the link (none for a plain MQTT profile).
+ */
+devices: Array<DeviceCard>, 
 /**
  * The latest link events (messages aside), oldest first: the timeline of a window that
  * opens while the link has been running.
@@ -88,7 +196,23 @@ recent_events: Array<LinkEvent>, keychain: KeychainStatus,
  */
 problem: string | null, };
 
-export type ProfileView = { name: string, url: string, username: string | null, client_id: string, subscriptions: Array<string>, active: boolean, secret: SecretStatus, };
+export type ProfileView = { name: string, 
+/**
+ * `mqtt` or `navien`.
+ */
+kind: string, 
+/**
+ * The broker URL (mqtt), or the cloud's REST URL (navien).
+ */
+url: string, 
+/**
+ * The Navien account's e-mail.
+ */
+email: string | null, 
+/**
+ * The names of the profile's devices (navien).
+ */
+devices: Array<string>, username: string | null, client_id: string, subscriptions: Array<string>, active: boolean, secret: SecretStatus, };
 
 export type ProfileInput = { 
 /**
@@ -102,5 +226,5 @@ export type RecoverySettings = { strategy: RecoveryStrategy, max_cycles: number,
 
 export type Settings = { reconnect: ReconnectSettings, recovery: RecoverySettings, notifications: NotifySettings, start_at_login: boolean, };
 
-export type Fault = "drop_link" | "broker_outage" | "refuse_credentials" | "clear";
+export type Fault = "drop_link" | "broker_outage" | "refuse_credentials" | "expire_tokens" | "change_password" | "clear";
 

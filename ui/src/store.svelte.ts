@@ -2,7 +2,7 @@
 // times a second and may carry a thousand topic updates; each is folded in with plain loops and
 // published as a few `$state.raw` values (one reactive write per batch, no per-message reactivity).
 
-import type { Batch, DeviceStatus, LinkState, Overview, TopicUpdate, UiError } from "./ipc";
+import type { Batch, DeviceCard, DeviceStatus, LinkState, Overview, TopicUpdate, UiError } from "./ipc";
 import { clock, describeEvent } from "./format";
 
 export const MAX_EVENTS = 300;
@@ -37,7 +37,8 @@ class Store {
   /** Active profile, demo flag, keychain availability (from get_overview / switch_profile). */
   overview = $state.raw<Overview | null>(null);
   link = $state.raw<LinkState>({ state: "connecting" });
-  device = $state.raw<DeviceStatus | null>(null);
+  /** One card per device of the active link, in the profile's order (empty for plain MQTT). */
+  devices = $state.raw<DeviceCard[]>([]);
   /** Newest first, at most MAX_EVENTS. */
   events = $state.raw<TimelineEntry[]>([]);
   /** At most MAX_TOPICS rows (the most recently updated), sorted by topic. */
@@ -56,6 +57,8 @@ class Store {
   #topicMap = new Map<string, TopicUpdate>(); // iteration order = least recently updated first
   #sortedTopics: string[] = [];
   #sawBatchState = false;
+  /** The newest status seen per device MAC, also from before the overview listed the device. */
+  #latest = new Map<string, DeviceStatus>();
 
   applyOverview(o: Overview, fromStartup = false) {
     const switched = this.overview !== null && this.overview.profile !== o.profile;
@@ -67,7 +70,7 @@ class Store {
       this.topicsCapped = false;
       this.temperature.clear();
       this.connected.clear();
-      this.device = null;
+      this.#latest.clear();
       this.#note(`Switched to ${o.demo ? "the demo" : `profile ${o.profile}`}`);
     }
     // A window opened on a running link starts with what already happened on it.
@@ -76,7 +79,30 @@ class Store {
     }
     // A batch that arrived while get_overview was in flight is newer than the overview's state.
     if (!(fromStartup && this.#sawBatchState)) this.#setLink(o.state);
-    if (o.device) this.applyDevice(o.device);
+    // A status event that arrived while get_overview was in flight may be newer than the card's.
+    this.devices = o.devices.map((c) => {
+      const seen = this.#latest.get(c.mac);
+      return seen && (c.status === null || newer(seen, c.status)) ? { ...c, status: seen } : c;
+    });
+    for (const c of this.devices) if (c.status) this.#latest.set(c.mac, c.status);
+    const first = this.devices[0]?.status;
+    if (first) this.#plot(first);
+  }
+
+  /**
+   * The controls from a fresh overview of the same profile: a heater's feature object arrives
+   * without an event, so cards still waiting for it ask the overview again.
+   */
+  applyControls(o: Overview) {
+    if (this.overview?.profile !== o.profile) return;
+    let changed = false;
+    const next = this.devices.map((c) => {
+      const fresh = o.devices.find((f) => f.mac === c.mac);
+      if (!fresh || fresh.controls.known === c.controls.known) return c;
+      changed = true;
+      return { ...c, controls: fresh.controls };
+    });
+    if (changed) this.devices = next;
   }
 
   applyBatch(b: Batch) {
@@ -101,8 +127,21 @@ class Store {
     if (b.topics.length > 0) this.#mergeTopics(b.topics);
   }
 
+  /** A status from the device-status event or a confirmed command: goes to the card with its MAC. */
   applyDevice(d: DeviceStatus) {
-    this.device = d;
+    const seen = this.#latest.get(d.mac);
+    if (seen && newer(seen, d)) return;
+    this.#latest.set(d.mac, d);
+    const i = this.devices.findIndex((c) => c.mac === d.mac);
+    if (i < 0) return;
+    const next = this.devices.slice();
+    next[i] = { ...next[i], status: d };
+    this.devices = next;
+    // The chart follows the first device only.
+    if (i === 0) this.#plot(d);
+  }
+
+  #plot(d: DeviceStatus) {
     const t = Date.parse(d.at);
     const x = (Number.isNaN(t) ? Date.now() : t) / 1000;
     const last = this.temperature.x.at(-1);
@@ -155,6 +194,11 @@ class Store {
     if (membershipChanged) this.#sortedTopics = [...map.keys()].sort();
     this.topics = this.#sortedTopics.map((k) => map.get(k)!);
   }
+}
+
+/** Whether status `a` arrived after status `b`. */
+function newer(a: DeviceStatus, b: DeviceStatus): boolean {
+  return Date.parse(a.at) > Date.parse(b.at);
 }
 
 export const store = new Store();

@@ -84,7 +84,13 @@ export async function openApp(browser, url, fixtures, { colorScheme = "light", l
     problems,
     calls: (cmd) => page.evaluate((cmd) => window.__calls.filter((c) => !cmd || c.cmd === cmd), cmd),
     emit: (event, payload) => page.evaluate(([e, p]) => window.__mockIpc.emit(e, p), [event, payload]),
-    reject: (cmd, err) => page.evaluate(([c, e]) => (window.__mockIpc.reject[c] = e), [cmd, err]),
+    /** `cmd` rejects with `err` from now on; `null` ends that. */
+    reject: (cmd, err) =>
+      page.evaluate(([c, e]) => void (e === null ? delete window.__mockIpc.reject[c] : (window.__mockIpc.reject[c] = e)), [cmd, err]),
+    /** `cmd` resolves with `value` from now on. */
+    respond: (cmd, value) => page.evaluate(([c, v]) => void (window.__mockIpc.respond[c] = v), [cmd, value]),
+    /** `cmd` answers only after `ms`. */
+    delay: (cmd, ms) => page.evaluate(([c, m]) => void (window.__mockIpc.delay[c] = m), [cmd, ms]),
     /** Fails on page errors, console errors and CSP violations seen so far. */
     async assertClean() {
       const csp = await page.evaluate(() => window.__cspViolations);

@@ -4,7 +4,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { launch, openApp, serveDist } from "./harness.js";
-import { batch, demo, device, ev, generic } from "./fixtures.js";
+import { batch, card, DEMO_MAC, demo, device, ev, GARAGE_MAC, generic, navien, tokens, UNKNOWN_CONTROLS } from "./fixtures.js";
 
 const T = { timeout: 30_000 };
 let browser;
@@ -159,6 +159,11 @@ describe("views", () => {
       await tab(page, "Settings");
       await page.getByRole("heading", { name: "Profiles" }).waitFor();
       await page.getByText("mqtts://broker.example.com:8883").waitFor();
+      // A Navien profile shows its account and devices instead of a URL, and has no broker form.
+      await page.getByText("me@example.com · Cabin heater, Shed").waitFor();
+      assert.equal(await page.getByText("https://nlus.naviensmartcontrol.com/api/v2.1").count(), 0);
+      assert.equal(await page.getByRole("button", { name: "Edit cabin" }).count(), 0);
+      await page.getByRole("button", { name: "Switch to cabin" }).waitFor();
       await page.getByRole("button", { name: "Edit home" }).click();
       assert.equal(await page.getByLabel("Broker URL").inputValue(), "mqtts://broker.example.com:8883");
       assert.equal(await page.getByLabel("Subscriptions").inputValue(), "home/#\nsensors/+/temp");
@@ -178,6 +183,7 @@ describe("views", () => {
       assert.match(text, /last 28\.8 s · p50 2\.1 s · p95 28\.8 s/);
       assert.match(text, /Running for\s+1 h 02 min/);
       assert.match(text, /Subscriptions\s+2 of 3 acknowledged by the broker/);
+      assert.equal(await page.getByRole("heading", { name: "Tokens" }).count(), 0, "no tokens for a kind without them");
       const n = (await calls("get_diagnostics")).length;
       await page.waitForFunction((n) => window.__calls.filter((c) => c.cmd === "get_diagnostics").length > n, n, { timeout: 4_000 });
       await screenshot("diagnostics.png");
@@ -215,22 +221,178 @@ describe("harness", () => {
 });
 
 describe("controls", () => {
-  test("the setpoint control sends set_setpoint with the entered value", T, () =>
+  test("the setpoint control sends device_command; the confirming status is applied to the card", T, () =>
     withApp(demo(), async ({ page, calls }) => {
       const input = page.getByLabel("New setpoint (°F)");
+      assert.equal(await input.getAttribute("id"), "setpoint");
       assert.equal(await input.inputValue(), "120");
       assert.equal(await input.getAttribute("min"), "95");
       assert.equal(await input.getAttribute("max"), "150");
       await input.fill("131");
       await page.getByRole("button", { name: "Set", exact: true }).click();
-      await page.getByText("Sent 131 °F").waitFor();
-      assert.deepEqual((await calls("set_setpoint")).map((c) => c.args), [{ fahrenheit: 131 }]);
+      const note = page.locator("form.setpoint [role=status]");
+      await note.getByText("Confirmed by the heater.").waitFor();
+      assert.equal(await note.getAttribute("data-outcome"), "ok");
+      assert.deepEqual((await calls("device_command")).map((c) => c.args), [{ mac: DEMO_MAC, command: { kind: "setpoint", fahrenheit: 131 } }]);
+      assert.match(await page.locator("section.device dl.facts").innerText(), /Setpoint\s+131 °F/);
+      assert.equal(await input.inputValue(), "131");
+    }));
+
+  test("mode, vacation, power and anti-legionella send their commands; bad days are refused here", T, () =>
+    withApp(demo(), async ({ page, calls }) => {
+      const sent = async () => (await calls("device_command")).map((c) => c.args.command);
+      const facts = page.locator("section.device dl.facts");
+      // Mode: the select starts at the heater's mode.
+      const mode = page.getByLabel("Mode", { exact: true });
+      assert.equal(await mode.getAttribute("id"), "mode");
+      assert.equal(await mode.inputValue(), "heat_pump");
+      await mode.selectOption("energy_saver");
+      await page.getByRole("button", { name: "Apply" }).click();
+      await page.locator("form.mode").getByText("Confirmed by the heater.").waitFor();
+      assert.match(await facts.innerText(), /Mode\s+energy saver/);
+      // Vacation: out-of-range days are refused before anything is sent.
+      const days = page.getByLabel("Vacation days");
+      assert.equal(await days.getAttribute("id"), "vacation-days");
+      await days.fill("150");
+      await page.getByRole("button", { name: "Start vacation" }).click();
+      await page.locator("form.vacation #vacation-error").getByText("1 to 99").waitFor();
+      assert.equal(await days.getAttribute("aria-invalid"), "true");
+      assert.equal((await sent()).length, 1);
+      await days.fill("14");
+      await page.getByRole("button", { name: "Start vacation" }).click();
+      await page.locator("form.vacation").getByText("Confirmed by the heater.").waitFor();
+      assert.match(await facts.innerText(), /Mode\s+vacation \(14 days\)/);
+      // Power: one toggle that follows the heater's state.
+      const power = page.locator("#power");
+      assert.equal(await power.textContent(), "Turn off");
+      await power.click();
+      await page.getByRole("button", { name: "Turn on" }).waitFor();
+      assert.match(await facts.innerText(), /Power\s+off/);
+      // Anti-legionella: a period, or off.
+      const period = page.getByLabel("Anti-legionella period (days)");
+      assert.equal(await period.getAttribute("id"), "anti-legionella-days");
+      assert.equal(await period.inputValue(), "7");
+      await period.fill("10");
+      await page.getByRole("button", { name: "Enable" }).click();
+      await page.locator("form.anti-legionella").getByText("Confirmed by the heater.").waitFor();
+      assert.match(await facts.innerText(), /Anti-legionella\s+every 10 days/);
+      await page.getByRole("button", { name: "Disable" }).click();
+      await page.waitForFunction(() => /Anti-legionella\s+off/.test(document.querySelector("section.device dl.facts").innerText));
+      assert.deepEqual(await sent(), [
+        { kind: "mode", mode: "energy_saver" },
+        { kind: "vacation", days: 14 },
+        { kind: "power", on: false },
+        { kind: "anti_legionella", period_days: 10 },
+        { kind: "anti_legionella", period_days: null },
+      ]);
+    }));
+
+  test("a command not confirmed shows its message as a warning by the control, busy meanwhile; queued says so", T, () =>
+    withApp(demo(), async ({ page, calls, respond, delay, screenshot }) => {
+      const message = "sent, but no status from the heater showed the change within 20 s";
+      await respond("device_command", { outcome: "not_confirmed", message });
+      await delay("device_command", 800);
+      await page.getByLabel("Mode", { exact: true }).selectOption("electric");
+      const apply = page.getByRole("button", { name: "Apply" });
+      await apply.click();
+      const form = page.locator("form.mode");
+      await form.getByText("waiting for the heater to confirm").waitFor();
+      assert.equal(await form.getAttribute("aria-busy"), "true");
+      assert.ok(await apply.isDisabled(), "busy while the heater is asked");
+      assert.ok(await page.getByRole("button", { name: "Set", exact: true }).isDisabled(), "one command at a time per card");
+      const warn = form.locator("[data-outcome=warn]");
+      await warn.waitFor();
+      assert.equal(await warn.textContent(), message);
+      assert.equal(await warn.getAttribute("role"), "status");
+      assert.equal(await apply.isDisabled(), false);
+      assert.equal(await form.getAttribute("aria-busy"), "false");
+      assert.deepEqual((await calls("device_command")).map((c) => c.args), [{ mac: DEMO_MAC, command: { kind: "mode", mode: "electric" } }]);
+      // Offline: the command waits in the outbox.
+      await delay("device_command", 0);
+      await respond("device_command", { outcome: "queued", expires_after_s: 300 });
+      await page.getByRole("button", { name: "Turn off" }).click();
+      await page.locator(".power [role=status]").getByText("Queued: goes out when the link is back; expires after 300 s unsent.").waitFor();
+      await screenshot("device-outcomes.png");
+    }));
+
+  test("a command refused by field shows the error by that control", T, () =>
+    withApp(demo(), async ({ page, reject }) => {
+      const refused = "the heater refused the command (failCode 2): controls too close together; wait and try again";
+      await reject("device_command", { kind: "refused", field: "power", message: refused });
+      await page.getByRole("button", { name: "Turn off" }).click();
+      const err = page.locator(".power #power-error");
+      await err.waitFor();
+      assert.equal(await err.textContent(), refused);
+      assert.equal(await err.getAttribute("role"), "alert");
+      assert.equal(await page.locator("#power").getAttribute("aria-describedby"), "power-error");
+      await reject("device_command", { kind: "invalid", field: "anti_legionella", message: "the period must be 1-30 days" });
+      await page.getByRole("button", { name: "Enable" }).click();
+      await page.locator("form.anti-legionella #anti-legionella-error").getByText("1-30 days").waitFor();
+      await reject("device_command", { kind: "invalid", field: "mode", message: "not a mode: turbo" });
+      await page.getByRole("button", { name: "Apply" }).click();
+      await page.locator("form.mode #mode-error").getByText("not a mode").waitFor();
+      assert.equal(await page.getByLabel("Mode", { exact: true }).getAttribute("aria-invalid"), "true");
+      // Each error stays by its own control.
+      assert.equal(await page.locator("#power-error").count(), 1);
+    }));
+
+  test("controls are disabled until the heater's features arrive (asked again meanwhile)", T, () => {
+    const f = demo();
+    f.respond.get_overview.devices = [card({ controls: UNKNOWN_CONTROLS })];
+    return withApp(f, async ({ page, calls, respond, screenshot }) => {
+      const note = page.getByTestId("controls-note");
+      await note.getByText("waiting for the heater's features").waitFor();
+      const controls = [
+        page.getByLabel("New setpoint (°F)"),
+        page.getByRole("button", { name: "Set", exact: true }),
+        page.getByLabel("Mode", { exact: true }),
+        page.getByRole("button", { name: "Apply" }),
+        page.getByRole("button", { name: "Start vacation" }),
+        page.locator("#power"),
+        page.getByRole("button", { name: "Enable" }),
+        page.getByRole("button", { name: "Disable" }),
+      ];
+      for (const c of controls) assert.ok(await c.isDisabled(), `${c} is disabled`);
+      await screenshot("device-waiting-for-features.png");
+      // The feature object comes without an event: the next overview has it.
+      await respond("get_overview", { ...f.respond.get_overview, devices: [card()] });
+      await note.waitFor({ state: "detached", timeout: 6_000 });
+      for (const c of controls) assert.equal(await c.isDisabled(), false);
+      assert.equal((await calls("device_command")).length, 0);
+    });
+  });
+
+  test("two devices: a card each, statuses routed by MAC, commands carry their card's MAC", T, () =>
+    withApp(navien(), async ({ page, emit, calls, screenshot }) => {
+      const kitchen = page.getByRole("region", { name: "Kitchen" });
+      const garage = page.getByRole("region", { name: "Garage" });
+      await garage.getByText("Waiting for the first status…").waitFor();
+      assert.equal(await page.locator("section.device").count(), 2);
+      await kitchen.getByText("118.4").waitFor();
+      assert.equal(await page.getByRole("heading", { name: "Fault switch" }).count(), 0);
+      await emit("device-status", device({ mac: GARAGE_MAC, tank_f: 99.5, error: "E799: water leak detected" }));
+      await garage.getByText("99.5").waitFor();
+      assert.equal(await garage.getByTestId("device-error").textContent(), "E799: water leak detected");
+      assert.equal(await kitchen.getByText("99.5").count(), 0);
+      assert.equal(await kitchen.getByTestId("device-error").count(), 0);
+      // The first card keeps the plain ids; the others add their MAC, and no id repeats.
+      assert.equal(await kitchen.locator("#setpoint").count(), 1);
+      assert.equal(await garage.locator(`#setpoint-${GARAGE_MAC}`).count(), 1);
+      const ids = await page.evaluate(() => [...document.querySelectorAll("[id]")].map((e) => e.id));
+      assert.equal(new Set(ids).size, ids.length, "ids are unique");
+      await garage.getByLabel("New setpoint (°F)").fill("110");
+      await garage.getByRole("button", { name: "Set", exact: true }).click();
+      await garage.getByText("Confirmed by the heater.").waitFor();
+      assert.equal(await kitchen.getByText("Confirmed by the heater.").count(), 0);
+      assert.deepEqual((await calls("device_command")).map((c) => c.args), [{ mac: GARAGE_MAC, command: { kind: "setpoint", fahrenheit: 110 } }]);
+      assert.equal(await page.locator(".uplot").count(), 2, "the temperature chart (first device) and the link chart");
+      await screenshot("overview-two-devices.png");
     }));
 
   test("tagged errors show next to their field", T, () =>
     withApp(demo(), async ({ page, reject }) => {
       // Setpoint.
-      await reject("set_setpoint", { kind: "invalid", field: "setpoint", message: "The setpoint must be between 95 and 150 °F." });
+      await reject("device_command", { kind: "invalid", field: "setpoint", message: "The setpoint must be between 95 and 150 °F." });
       await page.getByLabel("New setpoint (°F)").fill("160");
       await page.getByRole("button", { name: "Set", exact: true }).click();
       const spErr = page.locator("#setpoint-error");
@@ -325,6 +487,8 @@ describe("controls", () => {
         "Drop the link for 30 s": "drop_link",
         "Broker outage for 2 min": "broker_outage",
         "Refuse credentials": "refuse_credentials",
+        "Expire the tokens": "expire_tokens",
+        "Change the password": "change_password",
         "Clear faults": "clear",
       };
       for (const name of Object.keys(buttons)) await page.getByRole("button", { name }).click();
@@ -386,6 +550,108 @@ describe("controls", () => {
       assert.ok(cmds.includes("switch_profile:null"));
       await page.waitForFunction(() => document.querySelector("header .profile")?.textContent?.trim() === "Demo");
     }));
+
+  test("a Navien profile: sign-in errors by their field, then sign in, pick devices, save", T, () =>
+    withApp(generic(), async ({ page, calls, reject, screenshot }) => {
+      await tab(page, "Settings");
+      await page.getByRole("button", { name: "Add profile" }).click();
+      await page.getByRole("radio", { name: "Navien account" }).check();
+      assert.equal(await page.getByLabel("Broker URL").count(), 0, "the broker form gives way");
+      await page.getByLabel("Profile name").fill("house");
+      assert.equal(await page.getByLabel("Profile name").getAttribute("id"), "navien-name");
+      await page.getByLabel("E-mail").fill("me@example.com");
+      const password = page.getByLabel("Password", { exact: true });
+      assert.equal(await password.getAttribute("id"), "navien-password");
+      assert.equal(await password.getAttribute("type"), "password");
+      const signIn = page.getByRole("button", { name: "Sign in" });
+
+      // Refused credentials: by the password field, which is emptied.
+      await reject("navien_sign_in", { kind: "invalid", field: "password", message: "the e-mail or password is not right" });
+      await password.fill("wrong-one");
+      await signIn.click();
+      const pwErr = page.locator("#navien-password + #navien-password-error");
+      await pwErr.waitFor();
+      assert.equal(await pwErr.textContent(), "the e-mail or password is not right");
+      assert.equal(await password.getAttribute("aria-invalid"), "true");
+      assert.equal(await password.getAttribute("aria-describedby"), "navien-password-error");
+      assert.equal(await password.inputValue(), "");
+      assert.equal(await page.locator("#navien-sign-in-error").count(), 0);
+
+      // The cloud unreachable: by the Sign in button.
+      await reject("navien_sign_in", { kind: "invalid", field: "sign_in", message: "the Navien cloud could not be reached: timed out" });
+      await password.fill("x");
+      await signIn.click();
+      await page.locator("#navien-sign-in-error").getByText("could not be reached").waitFor();
+      assert.equal(await page.locator("#navien-password-error").count(), 0);
+
+      // An advanced field's error opens the disclosure to show it.
+      assert.equal(await page.getByLabel("REST URL").isVisible(), false);
+      await reject("navien_sign_in", { kind: "invalid", field: "rest_url", message: "not a URL: nope" });
+      await signIn.click();
+      await page.locator("#navien-rest-url + #navien-rest-url-error").getByText("not a URL").waitFor();
+      assert.ok(await page.getByLabel("REST URL").isVisible());
+
+      // Signed in: the password is gone from the page, the devices are listed, all picked.
+      await reject("navien_sign_in", null);
+      const secret = "correct-Horse-Battery-9";
+      await password.fill(secret);
+      await page.getByLabel("REST URL").fill("");
+      await page.getByLabel("IoT port").fill("8883");
+      await signIn.click();
+      const kitchen = page.getByLabel("Kitchen (04786332fca0)");
+      await kitchen.waitFor();
+      assert.equal(await kitchen.getAttribute("id"), "navien-device-04786332fca0");
+      assert.deepEqual((await calls("navien_sign_in")).at(-1).args, {
+        input: { name: "house", email: "me@example.com", password: secret, rest_url: null, iot_host: null, iot_port: 8883, ca_file: null },
+      });
+      assert.equal(await password.inputValue(), "");
+      assert.ok(await kitchen.isChecked());
+      const garage = page.getByLabel(`Garage (${GARAGE_MAC})`);
+      assert.ok(await garage.isChecked());
+      assert.ok(!(await page.content()).includes(secret), "the password is not in the DOM");
+      await screenshot("settings-navien.png");
+
+      // None picked: said here; then one.
+      const save = page.getByRole("button", { name: "Save profile" });
+      assert.equal(await save.getAttribute("id"), "navien-save");
+      await kitchen.uncheck();
+      await garage.uncheck();
+      await save.click();
+      await page.locator("#navien-devices-error").getByText("Pick at least one device.").waitFor();
+      assert.equal((await calls("save_navien_profile")).length, 0);
+      await kitchen.check();
+      await save.click();
+      await page.getByText("Saved house; it is the active profile now.").waitFor();
+      assert.deepEqual((await calls("save_navien_profile")).map((c) => c.args), [{ input: { name: "house", devices: ["04786332fca0"] } }]);
+      // The new profile is active: the list and the header follow.
+      await page.getByText("me@example.com · Kitchen", { exact: true }).waitFor();
+      await page.waitForFunction(() => document.querySelector("header .profile")?.textContent?.trim() === "house");
+      assert.equal(await page.locator("#navien-name").count(), 0, "the form is closed");
+      await tab(page, "Overview");
+      await page.getByRole("region", { name: "Kitchen" }).getByText("Waiting for the first status…").waitFor();
+    }));
+
+  test("diagnostics: a token kind shows its tokens, times as clock time and relative", T, () => {
+    const f = demo();
+    f.respond.get_diagnostics = { ...f.respond.get_diagnostics, tokens: tokens({ last_error: "the refresh token was refused (401)" }) };
+    return withApp(f, async ({ page, screenshot }) => {
+      await tab(page, "Diagnostics");
+      const section = page.getByRole("region", { name: "Tokens" });
+      await section.waitFor();
+      assert.equal(await section.getAttribute("data-testid"), "tokens");
+      const text = await section.innerText();
+      const t = String.raw`\d\d:\d\d:\d\d\.\d{3}`;
+      assert.match(text, new RegExp(`Access token valid until\\s+${t} \\(in (49|50) min\\)`));
+      assert.match(text, new RegExp(`AWS credentials valid until\\s+${t} \\(in (39|40) min\\)`));
+      assert.match(text, new RegExp(`Next access token renewal\\s+${t} \\(in (44|45) min\\)`));
+      assert.match(text, new RegExp(`Next AWS credentials renewal\\s+${t} \\(in 2 min\\)`));
+      assert.match(text, new RegExp(`Last renewal\\s+${t} \\(3 min ago\\)`));
+      assert.match(text, /Renewals\s+4/);
+      assert.match(text, /Password sign-ins\s+1/);
+      assert.match(text, /Last error\s+the refresh token was refused \(401\)/);
+      await screenshot("diagnostics-tokens.png");
+    });
+  });
 
   test("Ctrl+W hides the window", T, () =>
     withApp(demo(), async ({ page, calls }) => {

@@ -88,6 +88,7 @@ impl Supervisor {
         // What was queued or dropped while away is told before the connect it precedes.
         self.tell_coalesced(now, true);
         self.mode = Mode::Connected;
+        self.machine.on_connected();
         self.rec.on_connected(now, self.down_since.map(|t| now - t));
         self.set_state(LinkState::Connected {
             since: Utc::now(),

@@ -17,7 +17,12 @@ const MAX_STEPS: usize = 6;
 
 /// What the front ends show of the tokens (no token in it).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TokenState {
+    /// When the access token (JWT) held now expires.
+    pub jwt_valid_until: Option<DateTime<Utc>>,
+    /// When the AWS credentials held now expire.
+    pub aws_valid_until: Option<DateTime<Utc>>,
     /// When the access token (JWT) is next renewed.
     pub jwt_renew_at: Option<DateTime<Utc>>,
     /// When the AWS credentials are next renewed.
@@ -140,6 +145,8 @@ impl Session {
             Ok(t) => {
                 state.jwt_renew_at = Some(t.jwt_stale_at());
                 state.aws_renew_at = t.aws_stale_at();
+                state.jwt_valid_until = Some(t.jwt_expires_at());
+                state.aws_valid_until = t.aws_expires_at();
                 state.last_error = None;
             }
             Err(e) => state.last_error = Some(e.to_string()),

@@ -15,14 +15,14 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// The demo account, used when no accounts file is given (matches `src/demo/device.rs`).
-pub(crate) const DEMO_EMAIL: &str = "demo@tether.invalid";
-pub(crate) const DEMO_PASSWORD: &str = "tether-demo";
-pub(crate) const DEMO_MAC: &str = "04786332fca0";
-pub(crate) const DEMO_DEVICE_NAME: &str = "Demo water heater";
-#[cfg(test)]
+/// The demo account, used when no accounts file is given, and by the embedded demo (`crate::demo`).
+/// Not a secret: the README prints it.
+pub const DEMO_EMAIL: &str = "demo@tether.invalid";
+pub const DEMO_PASSWORD: &str = "tether-demo";
+pub const DEMO_MAC: &str = "04786332fca0";
+pub const DEMO_DEVICE_NAME: &str = "Demo water heater";
 /// What [`additional_value`] gives for [`DEMO_MAC`].
-pub(crate) const DEMO_ADDITIONAL: &str = "5322";
+pub const DEMO_ADDITIONAL: &str = "5322";
 /// A device without a `name` in the accounts file.
 const DEFAULT_DEVICE_NAME: &str = "NWP500";
 /// `userSeq` of the first account (the next ones count up), as in the spec's example.

@@ -78,6 +78,9 @@ pub(crate) enum Refusal {
     ExpiredKey,
     /// 403: anything else wrong with the presigned query (missing or duplicate parameters, scope, …).
     Malformed,
+    /// 403: a valid signature, but the account's IoT policy denies the connection (the `deny`
+    /// switch: what AWS IoT answers when a policy is detached or a principal disabled).
+    Denied,
 }
 
 impl Refusal {
@@ -113,6 +116,7 @@ impl Refusal {
             Refusal::ExpiredPresign => "forbidden: the presigned URL expired",
             Refusal::ExpiredKey => "forbidden: the access key expired",
             Refusal::Malformed => "forbidden: malformed presigned query",
+            Refusal::Denied => "forbidden: the policy does not allow this connection",
         }
     }
 }
@@ -176,6 +180,8 @@ struct State {
     generation: CancellationToken,
     /// New upgrades are answered 503 until then.
     outage_until: Option<Instant>,
+    /// Validly signed upgrades are answered 403 [`Refusal::Denied`] while set.
+    deny: bool,
     /// Open connections by client id: (connection number, its token), for the takeover.
     clients: HashMap<String, (u64, CancellationToken)>,
     /// Numbers connections, so a registry entry can be told from its successor's.
@@ -212,6 +218,7 @@ impl Front {
             state: Mutex::new(State {
                 generation: stop.child_token(),
                 outage_until: None,
+                deny: false,
                 clients: HashMap::new(),
                 next_conn: 0,
                 stats: FrontStats::default(),
@@ -245,6 +252,21 @@ impl Front {
         self.shared.state().outage_until = Some(Instant::now() + for_);
         info!(seconds = for_.as_secs_f64(), "simulated outage");
         self.drop_all();
+    }
+
+    /// While `on`, refuse every validly signed upgrade with 403 (closing the open connections
+    /// when it goes on): credentials that no renewal can fix, until it goes off.
+    pub(crate) fn deny(&self, on: bool) {
+        self.shared.state().deny = on;
+        info!(on, "deny every MQTT connection");
+        if on {
+            self.drop_all();
+        }
+    }
+
+    /// End an [`outage`](Self::outage) now.
+    pub(crate) fn end_outage(&self) {
+        self.shared.state().outage_until = None;
     }
 
     pub(crate) fn stats(&self) -> FrontStats {

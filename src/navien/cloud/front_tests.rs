@@ -406,6 +406,21 @@ async fn an_outage_closes_connections_refuses_with_503_and_ends_on_time() {
 }
 
 #[tokio::test]
+async fn deny_closes_connections_refuses_signed_upgrades_with_403_until_lifted() {
+    let rig = rig(FrontOptions::default()).await;
+    let (client, mut el) = mqtt(&rig, "front-deny", Signer::good());
+    connected(&mut el).await;
+    rig.front.deny(true);
+    disconnected(&mut el).await;
+    let e = next(&mut el).await.expect_err("refused while denied");
+    assert_eq!(http_status(&e), Some(403), "{e:?}");
+    assert!(rig.front.stats().refused(Refusal::Denied) >= 1);
+    rig.front.deny(false);
+    connected(&mut el).await;
+    roundtrip(&client, &mut el, "front/deny", b"allowed".to_vec()).await;
+}
+
+#[tokio::test]
 async fn the_connection_limit_closes_each_connection_and_it_reconnects_with_a_fresh_signature() {
     let rig = rig(FrontOptions {
         connection_limit: Some(Duration::from_secs(1)),

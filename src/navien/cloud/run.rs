@@ -159,6 +159,12 @@ impl Cloud {
         self.front.outage(d);
     }
 
+    /// End an outage now (the demo's "back to normal").
+    pub fn end_outage(&self) {
+        self.registry.outage(Utc::now());
+        self.front.end_outage();
+    }
+
     /// `expire`: revoke every token and AWS key (passwords still work).
     pub fn expire(&self) {
         self.registry.expire_all();
@@ -174,6 +180,12 @@ impl Cloud {
         };
         self.registry.refuse(step, on);
         Ok(())
+    }
+
+    /// `deny on|off`: refuse every validly signed MQTT upgrade with 403 (an IoT policy that no
+    /// longer allows the client), closing the open connections when it goes on.
+    pub fn deny_mqtt(&self, on: bool) {
+        self.front.deny(on);
     }
 
     /// `password EMAIL NEW`: what the account's sign-in accepts from now on.
@@ -205,6 +217,13 @@ impl Cloud {
     /// The heater `mac`'s setpoint now, raw half-°C (for tests).
     pub fn heater_setpoint(&self, mac: &str) -> Option<i64> {
         self.heaters.snapshot(mac).map(|h| h.setpoint)
+    }
+
+    /// Close what clients see (REST, MQTT, the heaters) without waiting for the tasks to end:
+    /// for a holder that cannot give up the emulator to [`stop`](Self::stop).
+    pub fn close(&self) {
+        self.front.stop();
+        self.shutdown.cancel();
     }
 
     pub async fn stop(self) {

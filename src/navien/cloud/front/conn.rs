@@ -122,12 +122,21 @@ fn judge(shared: &Shared, req: &Request, peer: SocketAddr) -> Result<VerifiedKey
         Err(Refusal::NotFound)
     } else {
         let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        verify(req.uri().query().unwrap_or(""), PATH, &header, chrono::Utc::now(), &*shared.keys).map_err(|e| {
-            // VerifyError's messages quote only what is safe to log: never a signature or a token.
-            let r = Refusal::of(&e);
-            info!(%peer, reason = r.reason(), error = %e, "upgrade refused");
-            r
-        })
+        verify(req.uri().query().unwrap_or(""), PATH, &header, chrono::Utc::now(), &*shared.keys)
+            .map_err(|e| {
+                // VerifyError's messages quote only what is safe to log: never a signature or a token.
+                let r = Refusal::of(&e);
+                info!(%peer, reason = r.reason(), error = %e, "upgrade refused");
+                r
+            })
+            .and_then(|key| {
+                if shared.state().deny {
+                    info!(%peer, "upgrade refused: denied by the deny switch");
+                    Err(Refusal::Denied)
+                } else {
+                    Ok(key)
+                }
+            })
     };
     if let Err(r) = &refusal {
         *shared.state().stats.refused.entry(*r).or_insert(0) += 1;
