@@ -1,7 +1,7 @@
 // The real desktop app under test: Xvfb, a private D-Bus session, a StatusNotifierItem tray host
 // (gtk-sni-tray-standalone), and tauri-driver with WebKitWebDriver driving the real Tether window.
 // The window starts the tray process (tether-tray) itself. No npm packages: WebDriver is plain HTTP.
-import { spawn, execFileSync } from "node:child_process";
+import { spawn, execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, writeFileSync, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -39,7 +39,8 @@ async function waitPort(port, ms) {
   throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
 }
 
-/** Everything the app needs around it; `stop()` tears it all down. */
+/** Everything the app needs around it; `stop()` tears it all down. `keyring: true` gives the
+ * run a real Secret Service (gnome-keyring); without it the app keeps secrets in memory. */
 export async function startDesktop(opts = {}) {
   const procs = [];
   const home = mkdtempSync(join(tmpdir(), "tether-e2e-"));
@@ -80,7 +81,7 @@ export async function startDesktop(opts = {}) {
   }
 }
 
-async function start({ tray = true }, procs, home, bus, cleanup) {
+async function start({ tray = true, keyring = false }, procs, home, bus, cleanup) {
   mkdirSync(OUT, { recursive: true });
   // Xvfb on a free display number.
   let display;
@@ -114,6 +115,7 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
     NO_AT_BRIDGE: "1",
   };
   mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+  if (keyring) startKeyring(env);
   if (tray) {
     // A StatusNotifierItem tray host (with its own watcher) along the bottom of the screen, so
     // the tray icon has a host and can be photographed.
@@ -197,6 +199,32 @@ async function start({ tray = true }, procs, home, bus, cleanup) {
     },
     stop: cleanup,
   };
+}
+
+/**
+ * gnome-keyring's Secret Service on the run's own bus, its `login` keyring made and unlocked in
+ * the run's home (as tests/common/dbus.rs does): the app's keychain is then a real one. It ends
+ * with the bus.
+ */
+function startKeyring(env) {
+  const gk = spawnSync("gnome-keyring-daemon", ["--unlock", "--components=secrets"], {
+    env,
+    input: "e2e-keyring-unlock",
+    stdio: ["pipe", "ignore", "ignore"],
+    timeout: 20_000,
+  });
+  if (gk.error) throw new Error(`gnome-keyring-daemon did not start: ${gk.error.message}`);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const out = spawnSync(
+      "dbus-send",
+      ["--session", "--print-reply", "--dest=org.freedesktop.secrets", "/org/freedesktop/secrets/aliases/default", "org.freedesktop.DBus.Properties.Get", "string:org.freedesktop.Secret.Collection", "string:Locked"],
+      { env, encoding: "utf8" },
+    );
+    if ((out.stdout ?? "").includes("boolean false")) return;
+    if (Date.now() > deadline) throw new Error(`the login keyring is not unlocked after 20 s: ${out.stderr}`);
+    execFileSync("sleep", ["0.1"]);
+  }
 }
 
 const PIPE = { maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "ignore"] };
@@ -340,6 +368,23 @@ export class Session {
     return this.cmd("POST", `/element/${el}/click`, {});
   }
 
+  /** Replace what the input `el` holds with `text`, as typing would. */
+  async type(el, text) {
+    await this.cmd("POST", `/element/${el}/clear`, {});
+    return this.cmd("POST", `/element/${el}/value`, { text });
+  }
+
+  /** Wait (bounded) until an element matches `xpath`; returns it. */
+  async waitFind(xpath, ms, what = xpath) {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const el = await this.tryFind(xpath);
+      if (el) return el;
+      if (Date.now() > deadline) throw new Error(`${what}: not found within ${ms} ms`);
+      await sleep(200);
+    }
+  }
+
   /** Run `script` (a function body) in the window; returns its value. */
   async exec(script, args = []) {
     return this.cmd("POST", "/execute/sync", { script, args });
@@ -386,4 +431,36 @@ async function req(base, method, path, body) {
     throw new Error(`WebDriver ${method} ${path}: ${res.status} ${JSON.stringify(json.value ?? json).slice(0, 400)}`);
   }
   return json.value;
+}
+
+/** `tether navien-cloud` (the CLI's emulator of the Navien cloud) on loopback; resolves with
+ * its start line (`rest_url`, `mqtt_host`, `mqtt_port`, `ca_file`, `accounts`) and `stop()`. */
+export async function startCloud(dir, args = []) {
+  const bin = process.env.TETHER_BIN ?? join(ROOT, "target", "debug", "tether");
+  const p = spawn(bin, ["navien-cloud", "--ca-file", join(dir, "ca.pem"), ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  const err = [];
+  p.stderr.on("data", (d) => err.push(d.toString()));
+  const line = await new Promise((res, rej) => {
+    let buf = "";
+    const t = setTimeout(() => rej(new Error(`navien-cloud printed nothing in 20 s: ${err.join("")}`)), 20_000);
+    p.stdout.on("data", (d) => {
+      buf += d.toString();
+      const nl = buf.indexOf("\n");
+      if (nl >= 0) {
+        clearTimeout(t);
+        res(buf.slice(0, nl));
+      }
+    });
+    p.once("exit", (code) => rej(new Error(`navien-cloud exited (${code}): ${err.join("")}`)));
+  });
+  const info = JSON.parse(line);
+  return {
+    ...info,
+    command: (c) => p.stdin.write(`${c}\n`),
+    async stop() {
+      p.stdin.end("quit\n");
+      const gone = await Promise.race([new Promise((r) => p.once("exit", () => r(true))), sleep(5000).then(() => false)]);
+      if (!gone) p.kill("SIGKILL");
+    },
+  };
 }
