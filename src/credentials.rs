@@ -60,6 +60,12 @@ pub trait CredentialSource: Send + Sync {
     fn refresh(&self) -> BoxFuture<'_, Result<(), CredentialError>> {
         Box::pin(async { Err(CredentialError::CannotRefresh) })
     }
+
+    /// Renewals the source makes on its own (a token timer): the count goes up with each, and
+    /// the link tells each as `token_refreshed`. `None`: the source never renews by itself.
+    fn renewals(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }
 
 /// Fixed credentials (or none) for this run.

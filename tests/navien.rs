@@ -218,6 +218,8 @@ async fn tokens_are_renewed_on_a_timer_before_they_expire_without_a_reconnect() 
     assert_eq!(rig.stat("password_sign_ins"), 1, "renewals use the tokens: {}", rig.cloud.stats());
     assert_eq!(ev.count("connected"), 1, "no reconnect: {:?}", ev.names());
     assert_eq!(rig.stat("mqtt.upgrades"), 1);
+    // Each timed renewal is on the link's timeline too, where a user watches it happen.
+    assert!(ev.count("token_refreshed") >= 2, "{:?}", ev.names());
     h.stop().await;
     rig.cloud.stop().await;
 }

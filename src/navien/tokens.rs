@@ -273,10 +273,12 @@ impl TokenSet {
         (next.0 < DateTime::<Utc>::MAX_UTC).then_some(next)
     }
 
-    /// The whole set as one JSON string for the OS keychain: all of it is secret.
-    pub fn to_keychain_json(&self) -> SecretString {
+    /// The whole set as one JSON string for the OS keychain: all of it is secret. `issuer` says
+    /// which cloud and account it came from (see [`issuer`]).
+    pub fn to_keychain_json(&self, issuer: &str) -> SecretString {
         let stored = Stored {
             v: STORED_VERSION,
+            issuer,
             id_token: self.id_token.expose_secret(),
             access_token: self.access_token.expose_secret(),
             refresh_token: self.refresh_token.expose_secret(),
@@ -295,8 +297,9 @@ impl TokenSet {
         SecretString::from(serde_json::to_string(&stored).unwrap_or_default())
     }
 
-    /// Read back what [`to_keychain_json`](Self::to_keychain_json) wrote.
-    pub fn from_keychain_json(blob: &SecretString) -> Result<TokenSet, TokenError> {
+    /// Read back what [`to_keychain_json`](Self::to_keychain_json) wrote, for the same `issuer`
+    /// only: tokens of another cloud or account are never sent to this one.
+    pub fn from_keychain_json(blob: &SecretString, issuer: &str) -> Result<TokenSet, TokenError> {
         // serde's message can quote a value (a token); only its category and position are kept.
         let s: Stored<String> = serde_json::from_str(blob.expose_secret())
             .map_err(|e| TokenError::Unreadable(format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column())))?;
@@ -305,6 +308,9 @@ impl TokenSet {
                 "stored by format version {}, this build reads {STORED_VERSION}",
                 s.v
             )));
+        }
+        if s.issuer != issuer {
+            return Err(TokenError::OtherIssuer);
         }
         Ok(TokenSet {
             id_token: s.id_token.into(),
@@ -323,13 +329,21 @@ impl TokenSet {
     }
 }
 
-const STORED_VERSION: u32 = 1;
+/// 2: with the issuer (version 1 blobs are read as unreadable: one password sign-in).
+const STORED_VERSION: u32 = 2;
+
+/// Who issued a token set: the REST base URL and the account's e-mail (lowercase).
+pub fn issuer(rest_url: &str, email: &str) -> String {
+    format!("{} {}", rest_url.trim_end_matches('/'), email.to_ascii_lowercase())
+}
 
 /// The keychain form: `&str` to write, `String` to read.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Stored<S> {
     v: u32,
+    /// Not secret: the cloud's URL and the account's e-mail.
+    issuer: S,
     id_token: S,
     access_token: S,
     refresh_token: S,
@@ -352,6 +366,8 @@ struct StoredAws<S> {
 pub enum TokenError {
     #[error("the stored Navien tokens cannot be read ({0}); signing in with the password instead")]
     Unreadable(String),
+    #[error("the stored Navien tokens were issued by another cloud or account than this profile's; signing in with the password instead")]
+    OtherIssuer,
 }
 
 /// Merge the reply of `step` into `set` (a password sign-in replaces it).

@@ -450,7 +450,7 @@ fn a_network_failure_is_retried_later_rather_than_escalated() {
 #[test]
 fn a_token_set_survives_the_keychain_round_trip() {
     let s = signed_in(3600, 1800);
-    let back = TokenSet::from_keychain_json(&s.to_keychain_json()).unwrap();
+    let back = TokenSet::from_keychain_json(&s.to_keychain_json(ISSUER), ISSUER).unwrap();
     assert_eq!(
         (exposed(&back.id_token), exposed(&back.access_token), exposed(&back.refresh_token)),
         ("SEKRIT-id-1", "SEKRIT-access-1", "SEKRIT-refresh-1")
@@ -466,7 +466,28 @@ fn a_token_set_survives_the_keychain_round_trip() {
     );
     let mut no_aws = s.clone();
     no_aws.aws = None;
-    assert!(TokenSet::from_keychain_json(&no_aws.to_keychain_json()).unwrap().aws.is_none());
+    assert!(TokenSet::from_keychain_json(&no_aws.to_keychain_json(ISSUER), ISSUER)
+        .unwrap()
+        .aws
+        .is_none());
+}
+
+const ISSUER: &str = "https://nlus.naviensmartcontrol.com/api/v2.1 owner@example.com";
+
+/// Review finding 9b: a profile edited to another cloud (or account) must not send the tokens
+/// of the first to the second: they are stored with where they came from, and read back only
+/// for the same.
+#[test]
+fn stored_tokens_are_read_back_only_for_the_cloud_and_account_that_issued_them() {
+    let blob = signed_in(3600, 1800).to_keychain_json(ISSUER);
+    assert!(TokenSet::from_keychain_json(&blob, ISSUER).is_ok());
+    for other in [
+        "https://127.0.0.1:9443/api/v2.1 owner@example.com",
+        "https://nlus.naviensmartcontrol.com/api/v2.1 someone@example.com",
+    ] {
+        let err = TokenSet::from_keychain_json(&blob, other).unwrap_err();
+        assert!(err.to_string().contains("another cloud or account"), "{err}");
+    }
 }
 
 #[test]
@@ -477,14 +498,14 @@ fn a_stored_blob_that_does_not_parse_is_an_error_that_says_so_without_quoting_it
         r#"{"v":1,"idToken":"SEKRIT-x","accessToken":5}"#,
         r#"{"v":1,"idToken":{"SEKRIT":1}}"#,
     ] {
-        let err = TokenSet::from_keychain_json(&SecretString::from(blob)).unwrap_err();
+        let err = TokenSet::from_keychain_json(&SecretString::from(blob), ISSUER).unwrap_err();
         let shown = format!("{err} {err:?}");
         assert!(shown.contains("cannot be read") && !shown.contains("SEKRIT"), "{shown}");
     }
-    let mut future: serde_json::Value = serde_json::from_str(signed_in(60, 60).to_keychain_json().expose_secret()).unwrap();
-    future["v"] = json!(2);
-    let err = TokenSet::from_keychain_json(&SecretString::from(future.to_string())).unwrap_err();
-    assert!(err.to_string().contains("version 2"), "{err}");
+    let mut future: serde_json::Value = serde_json::from_str(signed_in(60, 60).to_keychain_json(ISSUER).expose_secret()).unwrap();
+    future["v"] = json!(9);
+    let err = TokenSet::from_keychain_json(&SecretString::from(future.to_string()), ISSUER).unwrap_err();
+    assert!(err.to_string().contains("version 9"), "{err}");
 }
 
 #[test]
@@ -501,6 +522,6 @@ fn debug_of_a_token_set_its_keychain_blob_and_merge_errors_never_shows_a_token()
             t0(),
         )
         .unwrap_err();
-    let shown = format!("{s:?} {:?} {:?} {err} {err:?}", s.aws, s.to_keychain_json());
+    let shown = format!("{s:?} {:?} {:?} {err} {err:?}", s.aws, s.to_keychain_json(ISSUER));
     assert!(!shown.contains("SEKRIT"), "{shown}");
 }

@@ -68,6 +68,14 @@ async fn join_fetch(f: &mut Option<JoinHandle<Fetched>>) -> Result<Fetched, toki
     }
 }
 
+/// Whether the source renewed again (`false`: it never will, its timer is gone).
+async fn renewed(rx: &mut Option<watch::Receiver<u64>>) -> bool {
+    match rx.as_mut() {
+        Some(r) => r.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
 /// How long a credential source may take (a keychain waiting on an unlock prompt, a token
 /// request) before the attempt counts as failed; the supervisor must stay responsive meanwhile.
 const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(20);
@@ -102,6 +110,8 @@ pub(crate) struct Supervisor {
     cfg: LinkConfig,
     profile: Arc<str>,
     creds: Arc<dyn CredentialSource>,
+    /// The credential source's own renewals (a token timer), told as `token_refreshed`.
+    renewals: Option<tokio::sync::watch::Receiver<u64>>,
     machine: Machine,
     state_tx: Arc<watch::Sender<LinkState>>,
     events: broadcast::Sender<LinkEvent>,
@@ -173,6 +183,7 @@ impl Supervisor {
             profile: cfg.profile_id.as_str().into(),
             machine: Machine::new(cfg.reconnect.clone(), cfg.recovery.clone()),
             cfg,
+            renewals: creds.renewals(),
             creds,
             state_tx,
             events,
@@ -255,6 +266,14 @@ impl Supervisor {
                 r = self.driver.recv(), if !backed_up => self.on_polled(r).await,
                 // Credentials for the next client.
                 r = join_fetch(&mut self.fetching), if self.fetching.is_some() => self.on_fetched(r).await,
+                // The credential source renewed its tokens on its own timer.
+                more = renewed(&mut self.renewals), if self.renewals.is_some() => {
+                    if more {
+                        self.emit(EventKind::TokenRefreshed);
+                    } else {
+                        self.renewals = None;
+                    }
+                }
             }
         }
         self.shutdown().await;

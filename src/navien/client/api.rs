@@ -52,6 +52,11 @@ impl Api {
         })
     }
 
+    /// The API's base URL, without a trailing `/`.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
     /// One call: POST the request's JSON body, with `authorization: <access token>` (raw, no
     /// `Bearer`) where the endpoint needs it, and judge the reply.
     pub(crate) async fn call<T: Reply>(&self, req: &Request<'_>, access_token: Option<&SecretString>) -> Result<T, RestError> {

@@ -112,7 +112,7 @@ impl Account {
             to.set(&password, &p)?;
         }
         if let Some(t) = self.session.current() {
-            let blob: SecretString = t.to_keychain_json();
+            let blob: SecretString = t.to_keychain_json(&self.session.issuer());
             stored::save(to, &self.profile, &blob)?;
         }
         Ok(())

@@ -111,6 +111,11 @@ impl Session {
         }
     }
 
+    /// The cloud and account the stored tokens must come from.
+    pub(crate) fn issuer(&self) -> String {
+        crate::navien::tokens::issuer(self.inner.api.base(), &self.inner.email)
+    }
+
     pub(crate) fn email(&self) -> &str {
         &self.inner.email
     }
@@ -280,7 +285,7 @@ impl Session {
         let store = self.inner.secrets.clone();
         let profile = self.inner.profile.clone();
         match keychain(move || super::stored::load(store.as_ref(), &profile)).await {
-            Ok(Some(blob)) => match TokenSet::from_keychain_json(&blob) {
+            Ok(Some(blob)) => match TokenSet::from_keychain_json(&blob, &self.issuer()) {
                 Ok(t) => Some(t),
                 Err(e) => {
                     tracing::warn!(profile = %self.inner.profile, error = %e, "stored Navien tokens ignored");
@@ -299,7 +304,7 @@ impl Session {
     async fn store(&self, set: &TokenSet) {
         let store = self.inner.secrets.clone();
         let profile = self.inner.profile.clone();
-        let blob = set.to_keychain_json();
+        let blob = set.to_keychain_json(&self.issuer());
         if let Err(e) = keychain(move || super::stored::save(store.as_ref(), &profile, &blob)).await {
             tracing::warn!(profile = %self.inner.profile, error = %e, "the Navien tokens could not be stored; the next start signs in again");
         }

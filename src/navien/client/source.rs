@@ -40,14 +40,17 @@ pub(crate) struct NavienSource {
     session: Session,
     /// Ends the renewal timer.
     timer: CancellationToken,
+    /// Counts the timer's renewals, for the link to tell.
+    renewed: tokio::sync::watch::Receiver<u64>,
 }
 
 impl NavienSource {
     /// The source, with its renewal timer running from now.
     pub(crate) fn new(session: Session) -> Self {
         let timer = CancellationToken::new();
-        tokio::spawn(renew_on_time(session.clone(), timer.clone()));
-        Self { session, timer }
+        let (tx, renewed) = tokio::sync::watch::channel(0);
+        tokio::spawn(renew_on_time(session.clone(), timer.clone(), tx));
+        Self { session, timer, renewed }
     }
 }
 
@@ -87,6 +90,10 @@ impl CredentialSource for NavienSource {
             self.session.ensure(Need::Deep).await?;
             Ok(())
         })
+    }
+
+    fn renewals(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.renewed.clone())
     }
 }
 
@@ -160,7 +167,7 @@ async fn presign(session: &Session, mut req: http::Request<()>) -> http::Request
 
 /// Renew before staleness, on a timer, so the credentials a reconnect needs are already there and
 /// a connected link's JWT keeps working for REST calls.
-async fn renew_on_time(session: Session, stop: CancellationToken) {
+async fn renew_on_time(session: Session, stop: CancellationToken, renewed: tokio::sync::watch::Sender<u64>) {
     // Nothing is held before the first connect has loaded or fetched the tokens.
     let mut wait = Duration::from_secs(1);
     let mut failures = 0u32;
@@ -178,9 +185,14 @@ async fn renew_on_time(session: Session, stop: CancellationToken) {
             wait = (at - now).to_std().unwrap_or(Duration::from_secs(1)).max(Duration::from_millis(50));
             continue;
         }
+        let before = session.state().renewals;
         wait = match tokio::time::timeout(RENEWAL_WAIT, session.ensure(Need::Proactive)).await {
             Ok(Ok(_)) => {
                 failures = 0;
+                // Told only when a step was taken here (a connect's renewal may have done it).
+                if session.state().renewals > before {
+                    renewed.send_modify(|n| *n += 1);
+                }
                 // At least a second: a cloud that issued a lifetime of 0 must not be asked again
                 // twenty times a second.
                 Duration::from_secs(1)
