@@ -481,3 +481,20 @@ async fn an_outage_through_a_due_renewal_is_waited_out_not_met_with_the_password
     h.stop().await;
     rig.cloud.stop().await;
 }
+
+/// Review finding 15b: two REST calls that meet a revoked access token together renew it once;
+/// the second finds the first's new token and retries with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_calls_refused_together_renew_the_access_token_once() {
+    let rig = rig(CloudOptions::default(), PASSWORD).await;
+    let settings = rig.profile.navien.clone().unwrap();
+    let acct = tether::navien::client::Account::new("home", EMAIL, &settings, &rig.profile.tls, rig.secrets.clone()).unwrap();
+    acct.devices().await.expect("signed in");
+    rig.cloud.expire_access();
+    let (a, b) = tokio::join!(acct.devices(), acct.devices());
+    assert_eq!(a.expect("first call").len(), 1);
+    assert_eq!(b.expect("second call").len(), 1);
+    assert_eq!(rig.calls("/auth/refresh"), 1, "one renewal for both: {}", rig.cloud.stats());
+    assert_eq!(rig.stat("password_sign_ins"), 1);
+    rig.cloud.stop().await;
+}

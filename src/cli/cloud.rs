@@ -11,6 +11,7 @@ const HELP: &str = "navien-cloud commands (type them and press Enter):
   drop                 close every MQTT connection (AWS IoT's daily disconnect)
   outage SECS          REST answers 503 and MQTT is refused for SECS seconds
   expire               revoke every token and AWS key (passwords still work)
+  expire access        revoke the access tokens only (a client's refresh still works)
   refuse STEP on|off   make refresh, session or secured answer 401 (a client falls back)
   deny on|off          refuse every signed MQTT upgrade with 403 (a policy that denies)
   password EMAIL NEW   change an account's password
@@ -67,6 +68,10 @@ pub(super) async fn run(a: CloudArgs) -> Result<(), CliError> {
                         }
                         None => eprintln!("navien-cloud: outage SECS, e.g. outage 30"),
                     },
+                    ["expire", "access"] => {
+                        cloud.expire_access();
+                        eprintln!("navien-cloud: every access token revoked");
+                    }
                     ["expire"] => {
                         cloud.expire();
                         eprintln!("navien-cloud: every token and AWS key revoked");

@@ -139,12 +139,26 @@ impl Session {
     /// that waited for another's renewal re-plans and usually finds nothing left to do.
     pub(crate) async fn ensure(&self, need: Need) -> Result<TokenSet, SessionError> {
         let mut renewal = self.inner.renewal.lock().await;
+        self.ensure_locked(&mut renewal, need).await
+    }
+
+    /// After a 401 to a call made with `used`: one forced renewal, unless another caller's has
+    /// already replaced that token meanwhile (two calls refused together renew once).
+    pub(crate) async fn renew_after_401(&self, used: &SecretString) -> Result<TokenSet, SessionError> {
+        let mut renewal = self.inner.renewal.lock().await;
+        if let Some(t) = self.current().filter(|t| t.access_token.expose_secret() != used.expose_secret()) {
+            return Ok(t);
+        }
+        self.ensure_locked(&mut renewal, Need::Forced401).await
+    }
+
+    async fn ensure_locked(&self, renewal: &mut Renewal, need: Need) -> Result<TokenSet, SessionError> {
         if !renewal.loaded {
             let stored = self.load().await;
             *self.inner.current.lock().unwrap_or_else(|p| p.into_inner()) = stored;
             renewal.loaded = true;
         }
-        let result = self.renew(&mut renewal, need).await;
+        let result = self.renew(renewal, need).await;
         let mut state = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
         match &result {
             Ok(t) => {
@@ -316,7 +330,7 @@ impl Session {
         let t = self.ensure(Need::Connect).await?;
         match self.inner.api.call::<T>(req, Some(&t.access_token)).await {
             Err(first @ RestError::Unauthorized { .. }) => {
-                let Ok(t) = self.ensure(Need::Forced401).await else {
+                let Ok(t) = self.renew_after_401(&t.access_token).await else {
                     return Err(first.into());
                 };
                 Ok(self.inner.api.call::<T>(req, Some(&t.access_token)).await?)

@@ -329,6 +329,12 @@ impl Registry {
         s.aws.clear();
     }
 
+    /// Revoke every access token (JWT) only: refresh tokens and AWS keys stay good, so a client's
+    /// next REST call gets 401 and its refresh works (as after a sign-in elsewhere).
+    pub(crate) fn expire_access(&self) {
+        self.lock().access.clear();
+    }
+
     /// Changes an account's password (the demo's "change the password" fault): the old one stops
     /// working for sign-in; tokens already issued stay valid. False for an unknown e-mail.
     pub(crate) fn set_password(&self, email: &str, new: SecretString) -> bool {

@@ -170,6 +170,11 @@ impl Cloud {
         self.registry.expire_all();
     }
 
+    /// `expire access`: revoke the access tokens (JWTs) only; refresh tokens still work.
+    pub fn expire_access(&self) {
+        self.registry.expire_access();
+    }
+
     /// `refuse STEP on|off`: make one renewal step answer 401, so a client's fallback runs.
     pub fn refuse(&self, step: &str, on: bool) -> Result<(), String> {
         let step = match step {
