@@ -126,6 +126,15 @@ impl Request<'_> {
         }
     }
 
+    /// The secrets this request carries, for taking them out of an error about its reply.
+    fn secrets(&self) -> Vec<&str> {
+        match *self {
+            Request::SignIn { password, .. } => vec![password.expose_secret()],
+            Request::Refresh { refresh_token } => vec![refresh_token.expose_secret()],
+            _ => Vec::new(),
+        }
+    }
+
     /// The JSON body, built only now and handed over as a secret: the HTTP client exposes it at
     /// the moment it writes the request, and nothing else ever sees it.
     pub fn body(&self) -> SecretString {
@@ -181,6 +190,47 @@ pub enum RestError {
 }
 
 impl RestError {
+    /// This error with every occurrence of each of `secrets` (as sent, and JSON-escaped)
+    /// replaced by `[secret]`.
+    pub(crate) fn without(self, secrets: &[&str]) -> RestError {
+        let scrub = |mut text: String| {
+            for s in secrets.iter().filter(|s| !s.is_empty()) {
+                let escaped = serde_json::to_string(s).unwrap_or_default();
+                let escaped = escaped.trim_matches('"');
+                for form in [*s, escaped] {
+                    if !form.is_empty() {
+                        text = text.replace(form, "[secret]");
+                    }
+                }
+            }
+            text
+        };
+        match self {
+            RestError::BadCredentials { endpoint, msg } => RestError::BadCredentials { endpoint, msg: scrub(msg) },
+            RestError::TokenRejected { endpoint, msg } => RestError::TokenRejected { endpoint, msg: scrub(msg) },
+            RestError::Unauthorized { endpoint, msg } => RestError::Unauthorized { endpoint, msg: scrub(msg) },
+            RestError::Server { endpoint, code, msg } => RestError::Server {
+                endpoint,
+                code,
+                msg: scrub(msg),
+            },
+            RestError::Refused { endpoint, code, msg } => RestError::Refused {
+                endpoint,
+                code,
+                msg: scrub(msg),
+            },
+            RestError::Malformed { endpoint, detail } => RestError::Malformed {
+                endpoint,
+                detail: scrub(detail),
+            },
+            RestError::Network { endpoint, detail } => RestError::Network {
+                endpoint,
+                detail: scrub(detail),
+            },
+            t @ RestError::Timeout { .. } => t,
+        }
+    }
+
     /// Whether trying the same call again later can help.
     pub fn is_retryable(&self) -> bool {
         matches!(
@@ -241,6 +291,13 @@ pub trait Reply: Sized {
 
 /// Decode a reply: the envelope, the body-code rule (2xx **and** code 200; without a code the
 /// HTTP status stands in), then `data` as `T`.
+/// [`decode`] the reply to `req`, with whatever secret `req` carried (the password, the refresh
+/// token) taken out of the error: an error page may echo the request, and a short password is
+/// no token-like run the excerpt would elide.
+pub fn decode_for<T: Reply>(req: &Request<'_>, http_status: u16, content_type: Option<&str>, body: &[u8]) -> Result<T, RestError> {
+    decode(req.endpoint(), http_status, content_type, body).map_err(|e| e.without(&req.secrets()))
+}
+
 pub fn decode<T: Reply>(endpoint: Endpoint, http_status: u16, content_type: Option<&str>, body: &[u8]) -> Result<T, RestError> {
     // A missing content type is tolerated when the body is JSON; a wrong one is not (§2.1).
     let json = match content_type {

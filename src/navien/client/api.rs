@@ -88,7 +88,7 @@ impl Api {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let body = read_capped(reply, endpoint).await?;
-        rest::decode(endpoint, status, content_type.as_deref(), &body)
+        rest::decode_for(req, status, content_type.as_deref(), &body)
     }
 }
 
