@@ -18,6 +18,8 @@ cargo test --workspace --locked
 
 # End to end: the real app in demo mode, driven by tauri-driver + WebKitWebDriver under Xvfb.
 command -v tauri-driver >/dev/null || cargo install tauri-driver --locked --version 2.1.0
-cargo build -p tether-desktop -p tether-app --locked
-node --test e2e/
+cargo build -p tether-desktop -p tether-app -p tether --locked
+# One desktop at a time: each starts its own X server, bus and tray host, and the demo test
+# clears the screenshot folder when it starts.
+node --test --test-concurrency=1 e2e/
 echo "test: all passed; screenshots in target/test-output/"

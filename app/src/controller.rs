@@ -69,7 +69,7 @@ pub struct Controller {
     problem: Mutex<Option<String>>,
     /// A Navien account signed in by the profile form, waiting for the user to pick devices:
     /// its password and tokens are in memory until the profile is saved.
-    pending_navien: Mutex<Option<navien_form::Pending>>,
+    pending_navien: Arc<Mutex<Option<navien_form::Pending>>>,
     /// The link the OS triggers (network back, wake) go to: the active one, which changes with
     /// the profile, while the trigger source lives as long as the process.
     trigger_target: watch::Sender<Option<LinkHandle>>,
@@ -118,7 +118,7 @@ impl Controller {
             demo_policy: Mutex::new(None),
             ops: tokio::sync::Mutex::new(()),
             problem: Mutex::new(None),
-            pending_navien: Mutex::new(None),
+            pending_navien: Arc::default(),
             trigger_target: watch::channel(None).0,
             triggers: CancellationToken::new(),
         }

@@ -14,17 +14,21 @@ use tether::navien::{decode_status, view, Topics};
 use tokio::sync::broadcast;
 
 /// A device's answer: a status (with the command it answers, 0 for none, and the raw object),
-/// or a refusal (`failCode`, e.g. 2: controls too close together).
+/// or a refusal (`failCode`, e.g. 2: controls too close together). `to_us`: it answers a
+/// request of this client (its `clientID` is ours); the device topics are shared by every app of
+/// the account, so another app's refusal or confirmation comes by too.
 #[derive(Debug, Clone)]
 pub enum Answer {
     Status {
         mac: String,
         command: u32,
+        to_us: bool,
         status: Value,
         card: Box<DeviceStatus>,
     },
     Refused {
         mac: String,
+        to_us: bool,
         fail_code: i64,
     },
 }
@@ -88,9 +92,15 @@ impl Devices {
         let Some(response) = v.get("response") else {
             return Seen::Other;
         };
+        // A reply names its device; one that names another is not this device's (§4.1).
+        if response.get("macAddress").and_then(Value::as_str).is_some_and(|m| m != mac) {
+            return Seen::Other;
+        }
+        let to_us = v.get("clientID").and_then(Value::as_str) == Some(self.client_id.as_str());
         if let Some(fail_code) = response.get("failCode").and_then(Value::as_i64) {
             let _ = self.answers.send(Answer::Refused {
                 mac: mac.to_string(),
+                to_us,
                 fail_code,
             });
             return Seen::Other;
@@ -111,6 +121,7 @@ impl Devices {
                 let _ = self.answers.send(Answer::Status {
                     mac: mac.to_string(),
                     command,
+                    to_us,
                     status: raw,
                     card: Box::new(card.clone()),
                 });
@@ -193,7 +204,10 @@ mod tests {
     fn status_reply(setting: i64) -> Vec<u8> {
         let mut s = serde_json::to_value(tether::navien::status::Status::demo()).unwrap();
         s["dhwTemperatureSetting"] = setting.into();
-        serde_json::to_vec(&serde_json::json!({"response": {"command": 33554433, "macAddress": MAC, "status": s}})).unwrap()
+        serde_json::to_vec(
+            &serde_json::json!({"clientID": "navien-client-test", "response": {"command": 33554433, "macAddress": MAC, "status": s}}),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -208,7 +222,7 @@ mod tests {
             d.on_message(&topic, &status_reply(100), chrono::Utc::now()),
             Seen::Status(_)
         ));
-        assert!(matches!(answers.try_recv().unwrap(), Answer::Status { mac, .. } if mac == MAC));
+        assert!(matches!(answers.try_recv().unwrap(), Answer::Status { mac, to_us: true, .. } if mac == MAC));
         let features = serde_json::json!({"response": {"feature": {
             "dhwTemperatureSettingUse": 2, "dhwTemperatureMin": 81, "dhwTemperatureMax": 131,
             "powerUse": 2, "dhwUse": 2, "holidayUse": 2, "antiLegionellaSettingUse": 2}}});
@@ -236,13 +250,39 @@ mod tests {
     fn other_devices_our_own_requests_and_garbage_are_told_apart() {
         let d = devices();
         let mut answers = d.answers();
-        let refused = serde_json::json!({"response": {"failCode": 2}});
+        let refused = |client: &str| serde_json::json!({"clientID": client, "response": {"macAddress": MAC, "failCode": 2}});
+        let fail_topic = format!("cmd/52/navilink-{MAC}/res/ctrl-fail");
         d.on_message(
-            &format!("cmd/52/navilink-{MAC}/x/res"),
-            refused.to_string().as_bytes(),
+            &fail_topic,
+            refused("navien-client-test").to_string().as_bytes(),
             chrono::Utc::now(),
         );
-        assert!(matches!(answers.try_recv().unwrap(), Answer::Refused { fail_code: 2, .. }));
+        assert!(matches!(
+            answers.try_recv().unwrap(),
+            Answer::Refused {
+                fail_code: 2,
+                to_us: true,
+                ..
+            }
+        ));
+        // Another app of the account was refused: not our command.
+        d.on_message(
+            &fail_topic,
+            refused("navien-client-phone").to_string().as_bytes(),
+            chrono::Utc::now(),
+        );
+        assert!(matches!(answers.try_recv().unwrap(), Answer::Refused { to_us: false, .. }));
+        // A reply on this device's topic that names another device is not this device's.
+        let mut other = serde_json::from_slice::<Value>(&status_reply(100)).unwrap();
+        other["response"]["macAddress"] = "ffffffffffff".into();
+        assert!(matches!(
+            d.on_message(
+                &format!("cmd/52/navilink-{MAC}/x/res"),
+                other.to_string().as_bytes(),
+                chrono::Utc::now()
+            ),
+            Seen::Other
+        ));
         let req = serde_json::json!({"clientID": "x", "request": {"command": 16777219}});
         assert!(matches!(
             d.on_message(&format!("cmd/52/navilink-{MAC}/st"), req.to_string().as_bytes(), chrono::Utc::now()),

@@ -248,6 +248,10 @@ async fn the_demo_runs_through_the_emulated_cloud_and_its_new_faults_recover() {
             break;
         }
         assert!(
+            !matches!(ctl.overview().await.unwrap().state, tether::LinkState::AuthRejected { .. }),
+            "revoked tokens are renewed, not refused"
+        );
+        assert!(
             std::time::Instant::now() < deadline,
             "not renewed and reconnected: {t:?}, {:?}, recent: {:?}",
             ctl.overview().await.unwrap().state,

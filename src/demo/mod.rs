@@ -31,7 +31,7 @@ pub use faults::FaultSwitch;
 /// The app's MQTT client id in the demo, in the cloud's own `navien-client-…` format.
 pub const DEMO_CLIENT_ID: &str = "navien-client-tetherdemo";
 /// The profile name the demo's secrets are kept under (in memory only).
-pub const DEMO_PROFILE: &str = "demo";
+pub(crate) const DEMO_PROFILE: &str = "demo";
 /// Token lifetimes in the demo: short, so Diagnostics shows renewals within a few minutes (the
 /// client renews at half the lifetime when it is under 10 min). The real cloud's are about an hour.
 pub const DEMO_JWT_LIFETIME: Duration = Duration::from_secs(240);
@@ -48,7 +48,17 @@ pub struct Demo {
     cloud: Arc<Cloud>,
     /// The demo's secrets: its password, and the tokens the session stores. Memory only.
     secrets: Arc<MemoryStore>,
-    ca_file: PathBuf,
+    ca_file: CaFile,
+}
+
+/// The emulator's CA file in the temp dir, removed when the demo goes however it goes (a demo
+/// that failed to start, or one dropped without `stop`, must not leave one per launch behind).
+struct CaFile(PathBuf);
+
+impl Drop for CaFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,10 +74,10 @@ pub enum DemoError {
 impl Demo {
     pub async fn start() -> Result<Self, DemoError> {
         // One CA file per demo: tests run several demos in one process, each with its own CA.
-        let ca_file = std::env::temp_dir().join(format!("tether-demo-{}-{:08x}-ca.pem", std::process::id(), rand::random::<u32>()));
+        let ca_file = CaFile(std::env::temp_dir().join(format!("tether-demo-{}-{:08x}-ca.pem", std::process::id(), rand::random::<u32>())));
         let cloud = Arc::new(
             Cloud::start(CloudOptions {
-                ca_file: Some(ca_file.clone()),
+                ca_file: Some(ca_file.0.clone()),
                 jwt_lifetime: DEMO_JWT_LIFETIME,
                 aws_lifetime: DEMO_AWS_LIFETIME,
                 connection_limit: Some(DEMO_CONNECTION_LIMIT),
@@ -93,7 +103,7 @@ impl Demo {
         kind::demo::Endpoint {
             rest_url: info.rest_url.clone(),
             iot_port: self.port,
-            ca_file: self.ca_file.clone(),
+            ca_file: self.ca_file.0.clone(),
             secrets: self.secrets.clone(),
         }
     }
@@ -120,6 +130,6 @@ impl Demo {
             // A fault switch clone is still out there: what clients see is closed all the same.
             Err(cloud) => cloud.close(),
         }
-        let _ = std::fs::remove_file(&self.ca_file);
+        drop(self.ca_file);
     }
 }

@@ -17,7 +17,12 @@ use serde_json::Value;
 // The reply types, in a file of their own to keep each file short.
 #[path = "rest_replies.rs"]
 mod replies;
+#[path = "rest_scrub.rs"]
+mod scrub;
+
 pub use replies::*;
+pub use scrub::decode_for;
+pub(crate) use scrub::{excerpt, excerpt_str};
 
 /// Most devices one `/device/list` page may ask for (§2.3).
 pub const PAGE_SIZE: u32 = 20;
@@ -190,47 +195,6 @@ pub enum RestError {
 }
 
 impl RestError {
-    /// This error with every occurrence of each of `secrets` (as sent, and JSON-escaped)
-    /// replaced by `[secret]`.
-    pub(crate) fn without(self, secrets: &[&str]) -> RestError {
-        let scrub = |mut text: String| {
-            for s in secrets.iter().filter(|s| !s.is_empty()) {
-                let escaped = serde_json::to_string(s).unwrap_or_default();
-                let escaped = escaped.trim_matches('"');
-                for form in [*s, escaped] {
-                    if !form.is_empty() {
-                        text = text.replace(form, "[secret]");
-                    }
-                }
-            }
-            text
-        };
-        match self {
-            RestError::BadCredentials { endpoint, msg } => RestError::BadCredentials { endpoint, msg: scrub(msg) },
-            RestError::TokenRejected { endpoint, msg } => RestError::TokenRejected { endpoint, msg: scrub(msg) },
-            RestError::Unauthorized { endpoint, msg } => RestError::Unauthorized { endpoint, msg: scrub(msg) },
-            RestError::Server { endpoint, code, msg } => RestError::Server {
-                endpoint,
-                code,
-                msg: scrub(msg),
-            },
-            RestError::Refused { endpoint, code, msg } => RestError::Refused {
-                endpoint,
-                code,
-                msg: scrub(msg),
-            },
-            RestError::Malformed { endpoint, detail } => RestError::Malformed {
-                endpoint,
-                detail: scrub(detail),
-            },
-            RestError::Network { endpoint, detail } => RestError::Network {
-                endpoint,
-                detail: scrub(detail),
-            },
-            t @ RestError::Timeout { .. } => t,
-        }
-    }
-
     /// Whether trying the same call again later can help.
     pub fn is_retryable(&self) -> bool {
         matches!(
@@ -291,13 +255,6 @@ pub trait Reply: Sized {
 
 /// Decode a reply: the envelope, the body-code rule (2xx **and** code 200; without a code the
 /// HTTP status stands in), then `data` as `T`.
-/// [`decode`] the reply to `req`, with whatever secret `req` carried (the password, the refresh
-/// token) taken out of the error: an error page may echo the request, and a short password is
-/// no token-like run the excerpt would elide.
-pub fn decode_for<T: Reply>(req: &Request<'_>, http_status: u16, content_type: Option<&str>, body: &[u8]) -> Result<T, RestError> {
-    decode(req.endpoint(), http_status, content_type, body).map_err(|e| e.without(&req.secrets()))
-}
-
 pub fn decode<T: Reply>(endpoint: Endpoint, http_status: u16, content_type: Option<&str>, body: &[u8]) -> Result<T, RestError> {
     // A missing content type is tolerated when the body is JSON; a wrong one is not (§2.1).
     let json = match content_type {
@@ -350,40 +307,6 @@ pub fn decode<T: Reply>(endpoint: Endpoint, http_status: u16, content_type: Opti
 fn is_json_type(content_type: &str) -> bool {
     let media = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
-}
-
-/// At most [`EXCERPT_CHARS`] characters of a reply, for an error message: control characters
-/// escaped (a message can end up on a terminal) and token-like runs elided (an error page might
-/// echo what it was sent).
-pub(crate) fn excerpt(body: &[u8]) -> String {
-    // Only the start is quoted; looking further would only cost time on a large page.
-    excerpt_str(&String::from_utf8_lossy(&body[..body.len().min(4096)]))
-}
-
-pub(crate) fn excerpt_str(text: &str) -> String {
-    let tokenish = |c: char| c.is_ascii_alphanumeric() || "+/=_.-".contains(c);
-    let (mut out, mut run) = (String::new(), String::new());
-    let flush = |run: &mut String, out: &mut String| {
-        out.push_str(if run.chars().count() >= TOKEN_RUN { "[…]" } else { run });
-        run.clear();
-    };
-    for c in text.chars() {
-        if tokenish(c) {
-            run.push(c);
-            continue;
-        }
-        flush(&mut run, &mut out);
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    match out.char_indices().nth(EXCERPT_CHARS) {
-        Some((cut, _)) => format!("{}…", &out[..cut]),
-        None => out,
-    }
 }
 
 /// What a value is, for an error message that must not quote it.

@@ -511,6 +511,15 @@ fn an_error_reply_that_echoes_the_password_or_refresh_token_never_quotes_it() {
     )
     .unwrap_err();
     assert!(!format!("{e} {e:?}").contains("my cat 7"), "{e:?}");
+    // Straddling the excerpt's cut: not even its first half is left.
+    let req = Request::SignIn {
+        user_id: "owner@example.com",
+        password: &password,
+    };
+    let mut page = " ".repeat(EXCERPT_CHARS - 4).into_bytes();
+    page.extend_from_slice(b"my cat 7 was refused");
+    let e = decode_for::<SignIn>(&req, 502, Some("text/html"), &page).unwrap_err();
+    assert!(!format!("{e} {e:?}").contains("my c"), "{e:?}");
     let token = SecretString::from("r-1");
     let req = Request::Refresh { refresh_token: &token };
     let e = decode_for::<SignIn>(&req, 500, Some("text/plain"), b"refresh r-1 failed").unwrap_err();

@@ -76,10 +76,10 @@ impl Controller {
             tokio::select! {
                 _ = &mut wait => break,
                 a = answers.recv() => match a {
-                    Ok(Answer::Status { mac: m, command: c, status, card }) if m == mac && c == code && cmd.confirmed_by(&status) => {
+                    Ok(Answer::Status { mac: m, command: c, to_us: true, status, card }) if m == mac && c == code && cmd.confirmed_by(&status) => {
                         return Ok(CommandOutcome::Confirmed { status: *card });
                     }
-                    Ok(Answer::Refused { mac: m, fail_code }) if m == mac => {
+                    Ok(Answer::Refused { mac: m, to_us: true, fail_code }) if m == mac => {
                         return Err(UiError {
                             kind: "refused".into(),
                             field: Some(command.field().into()),

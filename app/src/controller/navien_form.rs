@@ -10,8 +10,17 @@ use tether::credentials::{account, MemoryStore, SecretStore};
 use tether::navien::client::{Account, AccountError};
 use tether::profiles::{validate_name, NavienDevice, NavienSettings, Profile, ProfileError};
 
+/// How long a signed-in account waits for its devices to be picked: then its password and
+/// tokens, held in memory only for the form, are forgotten.
+const PENDING_FOR: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// Numbers the sign-ins.
+static NEXT_SIGN_IN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// A signed-in account waiting for the user to pick its devices.
 pub(super) struct Pending {
+    /// Tells this sign-in from a later one (the expiry forgets only its own).
+    id: u64,
     name: String,
     email: String,
     settings: NavienSettings,
@@ -84,13 +93,23 @@ impl Controller {
                 })
                 .collect(),
         };
+        let id = NEXT_SIGN_IN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         *self.pending_navien.lock().unwrap_or_else(|p| p.into_inner()) = Some(Pending {
+            id,
             name,
             email,
             settings,
             tls: profile.tls,
             account: acct,
             devices,
+        });
+        let pending = self.pending_navien.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(PENDING_FOR).await;
+            let mut p = pending.lock().unwrap_or_else(|p| p.into_inner());
+            if p.as_ref().is_some_and(|p| p.id == id) {
+                *p = None;
+            }
         });
         Ok(view)
     }
@@ -99,6 +118,10 @@ impl Controller {
     pub async fn save_navien_profile(&self, input: NavienProfileInput) -> Result<ProfileView, UiError> {
         let _op = self.ops.lock().await;
         let name = input.name.trim().to_string();
+        // Before the sign-in is taken: a name in use is fixed without signing in again.
+        if self.store.load().map_err(profiles_error)?.profiles.contains_key(&name) {
+            return Err(UiError::invalid("name", format!("a profile named {name:?} already exists")));
+        }
         let pending = self
             .pending_navien
             .lock()
@@ -125,9 +148,6 @@ impl Controller {
         settings.devices = chosen;
         let mut profile = Profile::navien(&pending.email, settings).map_err(field_error)?;
         profile.tls = pending.tls.clone();
-        if self.store.load().map_err(profiles_error)?.profiles.contains_key(&name) {
-            return Err(UiError::invalid("name", format!("a profile named {name:?} already exists")));
-        }
         // The secrets first: a profile in the file without its password would only fail.
         let acct = pending.account.clone();
         self.vault(move |v| acct.copy_secrets(v)).await?;

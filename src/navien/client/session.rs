@@ -142,6 +142,15 @@ impl Session {
         self.ensure_locked(&mut renewal, need).await
     }
 
+    /// The renewal timer's: renew what is due, and say whether a step was taken by this call
+    /// (counted under the renewal lock: a connect's renewal the timer waited for is not its own).
+    pub(crate) async fn renew_due(&self) -> Result<bool, SessionError> {
+        let mut renewal = self.inner.renewal.lock().await;
+        let before = self.state().renewals;
+        self.ensure_locked(&mut renewal, Need::Proactive).await?;
+        Ok(self.state().renewals > before)
+    }
+
     /// After a 401 to a call made with `used`: one forced renewal, unless another caller's has
     /// already replaced that token meanwhile (two calls refused together renew once).
     pub(crate) async fn renew_after_401(&self, used: &SecretString) -> Result<TokenSet, SessionError> {

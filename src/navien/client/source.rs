@@ -185,12 +185,11 @@ async fn renew_on_time(session: Session, stop: CancellationToken, renewed: tokio
             wait = (at - now).to_std().unwrap_or(Duration::from_secs(1)).max(Duration::from_millis(50));
             continue;
         }
-        let before = session.state().renewals;
-        wait = match tokio::time::timeout(RENEWAL_WAIT, session.ensure(Need::Proactive)).await {
-            Ok(Ok(_)) => {
+        wait = match tokio::time::timeout(RENEWAL_WAIT, session.renew_due()).await {
+            Ok(Ok(took_a_step)) => {
                 failures = 0;
-                // Told only when a step was taken here (a connect's renewal may have done it).
-                if session.state().renewals > before {
+                // Told only when this renewal took a step (a connect's may have done it all).
+                if took_a_step {
                     renewed.send_modify(|n| *n += 1);
                 }
                 // At least a second: a cloud that issued a lifetime of 0 must not be asked again
