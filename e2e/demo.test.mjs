@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { spawnSync } from "node:child_process";
-import { APP, OUT, processName, startDesktop, tetherProcesses } from "./harness.mjs";
+import { APP, OUT, processName, startDesktop, tetherProcesses, waitState } from "./harness.mjs";
 
 const STATE = "p.state";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -27,21 +27,6 @@ const isAlive = (pid) => {
     return false;
   }
 };
-
-async function stateOf(s) {
-  return s.exec("const p = document.querySelector('p.state'); return p ? p.dataset.state : null;");
-}
-
-async function waitState(s, want, ms) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await stateOf(s).catch(() => null);
-    if (want.includes(last)) return last;
-    await sleep(200);
-  }
-  throw new Error(`state ${want.join("/")} not reached within ${ms} ms (last: ${last})`);
-}
 
 async function button(s, label) {
   return s.find(`//button[normalize-space(.)='${label}']`);

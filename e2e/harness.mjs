@@ -471,3 +471,15 @@ export async function startCloud(dir, args = []) {
     },
   };
 }
+
+/** Wait (bounded) until the window's state line (`p.state[data-state]`) is one of `want`. */
+export async function waitState(s, want, ms) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await s.exec("const p = document.querySelector('p.state'); return p ? p.dataset.state : null;").catch(() => null);
+    if (want.includes(last)) return last;
+    await sleep(200);
+  }
+  throw new Error(`state ${want.join("/")} not reached within ${ms} ms (last: ${last})`);
+}

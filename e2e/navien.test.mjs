@@ -6,10 +6,10 @@
 // photographed into target/test-output/desktop/window-navien-card.png.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startCloud, startDesktop } from "./harness.mjs";
+import { startCloud, startDesktop, waitState } from "./harness.mjs";
 
 const STATE = "p.state";
 const WINDOW = [0, 0, 1000, 720];
@@ -19,16 +19,6 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const byId = (id) => `//*[@id='${id}']`;
 const button = (label) => `//button[normalize-space(.)='${label}']`;
 
-async function waitState(s, want, ms) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await s.exec("const p = document.querySelector('p.state'); return p ? p.dataset.state : null;").catch(() => null);
-    if (want.includes(last)) return last;
-    await sleep(200);
-  }
-  throw new Error(`state ${want.join("/")} not reached within ${ms} ms (last: ${last})`);
-}
 
 test("navien: sign in with the form against tether navien-cloud, pick the device, see its status, change the setpoint", { timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "tether-e2e-cloud-"));
@@ -95,6 +85,11 @@ test("navien: sign in with the form against tether navien-cloud, pick the device
   } catch (e) {
     desk.screen("screen-failure-navien.png");
     console.error(desk.driverLog.join("").slice(-4000));
+    // The tray process's log (it runs the link): what the link was doing when the test gave up.
+    for (const f of readdirSync(join(desk.home, "logs"), { recursive: true }).map(String)) {
+      const text = readFileSync(join(desk.home, "logs", f), "utf8");
+      console.error(`--- ${f} (last 6000 characters)\n${text.slice(-6000)}`);
+    }
     throw e;
   } finally {
     if (s) await s.close();

@@ -306,6 +306,15 @@ impl Controller {
         self.active.lock().await.as_ref().and_then(|a| a.profile.clone())
     }
 
+    /// The list entry of the profile `name` (after a save: the form shows what was stored).
+    async fn profile_view(&self, name: &str) -> Result<ProfileView, UiError> {
+        self.list_profiles()
+            .await?
+            .into_iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| UiError::new("not_found", format!("profile {name:?} vanished after saving")))
+    }
+
     pub async fn list_profiles(&self) -> Result<Vec<ProfileView>, UiError> {
         let active = self.active_profile().await;
         let file = self.store.load().map_err(profiles_error)?;

@@ -57,10 +57,18 @@ class Store {
   #topicMap = new Map<string, TopicUpdate>(); // iteration order = least recently updated first
   #sortedTopics: string[] = [];
   #sawBatchState = false;
+  #batchStates = 0;
+
+  /** How many link states batches have brought so far. An overview asked for before the last of
+   * them carries an older state than the window shows: pass this, read before asking, to
+   * `applyOverview`. */
+  get batchStates() {
+    return this.#batchStates;
+  }
   /** The newest status seen per device MAC, also from before the overview listed the device. */
   #latest = new Map<string, DeviceStatus>();
 
-  applyOverview(o: Overview, fromStartup = false) {
+  applyOverview(o: Overview, fromStartup = false, askedAt?: number) {
     const switched = this.overview !== null && this.overview.profile !== o.profile;
     this.overview = o;
     if (switched) {
@@ -78,7 +86,8 @@ class Store {
       this.applyBatch({ state: null, events: o.recent_events, skipped_events: 0, topics: [] });
     }
     // A batch that arrived while get_overview was in flight is newer than the overview's state.
-    if (!(fromStartup && this.#sawBatchState)) this.#setLink(o.state);
+    const newerBatch = askedAt !== undefined && askedAt !== this.#batchStates;
+    if (!(fromStartup && this.#sawBatchState) && !newerBatch) this.#setLink(o.state);
     // A status event that arrived while get_overview was in flight may be newer than the card's.
     this.devices = o.devices.map((c) => {
       const seen = this.#latest.get(c.mac);
@@ -108,6 +117,7 @@ class Store {
   applyBatch(b: Batch) {
     if (b.state) {
       this.#sawBatchState = true;
+      this.#batchStates++;
       this.#setLink(b.state);
     }
     if (b.events.length > 0 || b.skipped_events > 0) {

@@ -528,6 +528,25 @@ describe("controls", () => {
       await screenshot("settings-no-keychain.png");
     }));
 
+  // Seen in the end-to-end test: the link of a profile just switched to connected while the
+  // overview was on its way, and the overview (still "connecting") overwrote the batch's newer
+  // state; with no change after it, the window said "connecting" for good.
+  test("a link state a batch brings while the overview is on its way is not overwritten by it", T, () =>
+    withApp(generic(), async ({ page, emit, delay, respond }) => {
+      const connecting = await page.evaluate(() => ({ ...window.__mockIpc.respond.get_overview, profile: "lab", state: { state: "connecting" } }));
+      await respond("switch_profile", connecting);
+      await respond("get_overview", connecting);
+      await delay("switch_profile", 700);
+      await tab(page, "Settings");
+      await page.getByRole("button", { name: "Switch to lab" }).click();
+      await page.waitForTimeout(200);
+      await emit("link-update", batch({ state: { state: "connected", since: new Date().toISOString(), session_present: false } }));
+      await page.waitForFunction(() => document.querySelector("header .profile")?.textContent?.trim() === "lab");
+      await page.waitForTimeout(300);
+      const state = await page.evaluate(() => document.querySelector("p.state")?.dataset.state);
+      assert.equal(state, "connected");
+    }));
+
   test("profiles: add, switch, remove, switch to the demo", T, () =>
     withApp(generic(), async ({ page, calls }) => {
       await tab(page, "Settings");

@@ -169,10 +169,6 @@ impl Controller {
         }
         self.activate_locked(Some(name.clone())).await?;
         drop(_op);
-        self.list_profiles()
-            .await?
-            .into_iter()
-            .find(|p| p.name == name)
-            .ok_or_else(|| UiError::new("not_found", format!("profile {name:?} vanished after saving")))
+        self.profile_view(&name).await
     }
 }
